@@ -1,0 +1,50 @@
+# Shardbridge. `make demo` runs the chaos demo on the embedded emulators;
+# `make test` runs every test (reference emulators join in when installed).
+SHELL := /bin/bash
+GO ?= go
+GINKGO := $(GO) run github.com/onsi/ginkgo/v2/ginkgo
+SEED ?=
+LABELS ?=
+
+.PHONY: demo test vet unit scenarios scenarios-external test-containers emulators emulator replicator bench fuzz fmt up down lint-compose
+
+demo: ## the embedded chaos demo (README's first command)
+	$(GO) run ./harness/cmd/chaos demo $(if $(SEED),--seed $(SEED))
+
+test: vet ## every test: unit, integration, conformance, scenarios (README's second command)
+	$(GO) test -count=1 -timeout 20m ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+scenarios: ## the Ginkgo chaos suite; LABELS=crash narrows it, SEED=N re-runs a seed
+	SHARDBRIDGE_SEED=$(SEED) $(GINKGO) -p $(if $(LABELS),--label-filter='$(LABELS)') ./scenarios/...
+
+scenarios-external: emulators ## representative scenarios against kinesis-mock + dynalite + kfake
+	SHARDBRIDGE_BACKEND=external-reference $(GINKGO) --label-filter='external' ./scenarios/...
+
+test-containers: ## the scenario suite on LocalStack + Redpanda (needs a Docker engine)
+	SHARDBRIDGE_BACKEND=containers $(GINKGO) -v ./scenarios/...
+
+emulators: ## install kinesis-mock (kinesis-local) and dynalite from npm into .emulators/
+	bash scripts/install-emulators.sh
+
+emulator: ## build the standalone emulator binary
+	$(GO) build -o bin/emulator ./fakes/cmd/emulator
+
+replicator: ## build the replicator binary
+	$(GO) build -o bin/replicator ./replicator/cmd/replicator
+
+bench: ## throughput and latency benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	bash scripts/fuzz-all.sh $${FUZZTIME:-30s}
+
+up: ## the compose stack (needs Docker)
+	docker compose -f compose/docker-compose.yml up -d --build
+
+down:
+	docker compose -f compose/docker-compose.yml down -v

@@ -1,0 +1,243 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go"
+
+	"github.com/shardbridge/shardbridge/fakes/clock"
+	"github.com/shardbridge/shardbridge/fakes/conformance/refemu"
+	fakekinesis "github.com/shardbridge/shardbridge/fakes/kinesis"
+)
+
+// envRequireReference turns a missing reference emulator into a failure (CI sets it).
+const envRequireReference = "SHARDBRIDGE_REQUIRE_REFERENCE"
+
+// epoch is where the in-process backends' frozen clocks start: a fixed instant
+// makes runs reproducible, and a frozen clock makes rate windows exact.
+var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// reference holds the shared reference emulators, started on first use and
+// stopped by TestMain.
+var reference struct {
+	once     sync.Once
+	km, dl   *refemu.Process
+	kmErr    error
+	dlErr    error
+	reported sync.Map // emulator name → struct{}: "not installed" printed once
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, p := range []*refemu.Process{reference.km, reference.dl} {
+		if p != nil {
+			_ = p.Close()
+		}
+	}
+	os.Exit(code)
+}
+
+func startReference() {
+	reference.once.Do(func() {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); reference.km, reference.kmErr = refemu.StartKinesisMock(ctx) }()
+		go func() { defer wg.Done(); reference.dl, reference.dlErr = refemu.StartDynalite(ctx) }()
+		wg.Wait()
+	})
+}
+
+// target is one backend a test runs against. In-process targets build a fresh
+// backend per test (own state, own frozen clock, so a test advancing time
+// cannot disturb another); reference targets share one process per emulator.
+type target struct {
+	impl    string
+	caps    Capabilities
+	backend func(t *testing.T) *Backend
+}
+
+func inProcessTarget() target {
+	return target{impl: InProcess, caps: InProcessCaps, backend: func(t *testing.T) *Backend {
+		t.Helper()
+		// Functional cases run with the production limits off: on a frozen
+		// clock rate windows never refill. The throttling case turns them on
+		// for its own stream.
+		b, err := StartInProcess(WithClock(clock.NewManual(epoch)), WithKinesisOptions(fakekinesis.WithLimits(false)))
+		if err != nil {
+			t.Fatalf("start in-process backend: %v", err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}}
+}
+
+// referenceTarget returns the target for a reference emulator, or ok=false
+// after logging (or failing, under SHARDBRIDGE_REQUIRE_REFERENCE=1) why it is
+// unavailable.
+func referenceTarget(t *testing.T, name string) (target, bool) {
+	t.Helper()
+	startReference()
+	p, err := reference.km, reference.kmErr
+	if name == Dynalite {
+		p, err = reference.dl, reference.dlErr
+	}
+	if err != nil {
+		msg := fmt.Sprintf("%s not installed (run make emulators): skipping reference backend", name)
+		if !errors.Is(err, refemu.ErrNotInstalled) {
+			msg = fmt.Sprintf("%s failed to start: %v", name, err)
+		}
+		switch {
+		case os.Getenv(envRequireReference) == "1":
+			t.Errorf("%s [%s=1 makes this a failure]", msg, envRequireReference)
+		case !errors.Is(err, refemu.ErrNotInstalled):
+			t.Error(msg)
+		default:
+			if _, seen := reference.reported.LoadOrStore(name, struct{}{}); !seen {
+				fmt.Fprintln(os.Stderr, "conformance: "+msg)
+			}
+			t.Run(name, func(t *testing.T) { t.Skip(msg) })
+		}
+		return target{}, false
+	}
+	var b *Backend
+	if name == Dynalite {
+		b = &Backend{Name: name, DynamoDBEndpoint: p.Endpoint, DynamoDBImpl: Dynalite, Caps: ReferenceCaps}
+	} else {
+		b = &Backend{Name: name, KinesisEndpoint: p.Endpoint, KinesisImpl: KinesisMock, Caps: ReferenceCaps}
+	}
+	return target{impl: name, caps: ReferenceCaps, backend: func(t *testing.T) *Backend {
+		t.Helper()
+		if p.Exited() {
+			t.Fatalf("%s has exited; its output:\n%s", name, p.Output())
+		}
+		return b
+	}}, true
+}
+
+// forEachTarget runs each case against every available backend providing
+// the service ref names, cases in parallel (reference emulators spend most
+// of a case waiting for state transitions).
+func forEachTarget(t *testing.T, ref string, cases map[string]func(t *testing.T, tg target)) {
+	targets := []target{inProcessTarget()}
+	if tg, ok := referenceTarget(t, ref); ok {
+		targets = append(targets, tg)
+	}
+	for _, tg := range targets {
+		t.Run(tg.impl, func(t *testing.T) {
+			t.Parallel()
+			for name, fn := range cases {
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					fn(t, tg)
+				})
+			}
+		})
+	}
+}
+
+// Clients used by the suite never retry: a conformance test must see each
+// answer as the backend gave it.
+func kinesisClient(b *Backend) *kinesis.Client {
+	return b.KinesisClient(func(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} })
+}
+
+func dynamoClient(b *Backend) *dynamodb.Client {
+	return b.DynamoDBClient(func(o *dynamodb.Options) { o.Retryer = aws.NopRetryer{} })
+}
+
+var nameSeq atomic.Int64
+
+// uniqueName returns a resource name no other test of this run uses (the
+// reference emulators are shared by all tests).
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), nameSeq.Add(1))
+}
+
+// passTime makes d elapse on the backend: the in-process clock is advanced;
+// a reference emulator runs on real time, so the test has to wait.
+func passTime(b *Backend, d time.Duration) {
+	if b.Clock != nil {
+		b.Clock.Advance(d)
+		return
+	}
+	time.Sleep(d)
+}
+
+// now is the backend's current time.
+func now(b *Backend) time.Time {
+	if b.Clock != nil {
+		return b.Clock.Now()
+	}
+	return time.Now()
+}
+
+// eventually polls cond until it returns true or a generous deadline passes
+// (resharding and creation on reference emulators are asynchronous).
+func eventually(t *testing.T, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var lastErr error
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (last error: %v)", what, lastErr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// errorCode is the AWS error code (__type) of err, or "" for non-API errors.
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// wantCode fails unless err is an API error with one of the codes.
+func wantCode(t *testing.T, what string, err error, codes ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: want %v, got success", what, codes)
+		return
+	}
+	got := errorCode(err)
+	for _, c := range codes {
+		if got == c {
+			return
+		}
+	}
+	t.Errorf("%s: want %v, got %q (%v)", what, codes, got, err)
+}
+
+func must[T any](t *testing.T, what string) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

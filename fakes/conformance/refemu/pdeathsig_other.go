@@ -1,0 +1,7 @@
+//go:build unix && !linux
+
+package refemu
+
+import "syscall"
+
+func setPdeathsig(*syscall.SysProcAttr) {}

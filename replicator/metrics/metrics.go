@@ -1,0 +1,150 @@
+// Package metrics holds the replicator's Prometheus metrics and its HTTP
+// endpoints.
+//
+// Contract:
+//   - Everything is registered on the registry passed to New (no global
+//     registry), so several replicators can live in one test process.
+//   - Handler serves /metrics (Prometheus text format), /healthz (the process
+//     is alive: always 200) and /readyz (200 once the ready function returns
+//     nil — the replicator's leases are synced and Kafka is reachable — 503
+//     with the reason otherwise).
+//   - Checkpoint age is computed at scrape time from the last successful
+//     checkpoint of each shard, so a stuck checkpointer shows a growing age.
+package metrics
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const ns = "replicator"
+
+// Metrics are the replicator's instruments.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	RecordsIn  prometheus.Counter // Kinesis records read (aggregates count once)
+	BytesIn    prometheus.Counter
+	RecordsOut prometheus.Counter // Kafka records acknowledged on the data topic
+	BytesOut   prometheus.Counter
+	RecordsDLQ prometheus.Counter // records acknowledged on the dead-letter topic
+	BytesDLQ   prometheus.Counter
+	Filtered   prometheus.Counter // sub-records outside the shard's hash range, records a transform dropped
+
+	MillisBehindLatest *prometheus.GaugeVec   // shard
+	Throttles          *prometheus.CounterVec // operation
+	ExpiredIterators   prometheus.Counter
+	LeasesHeld         prometheus.Gauge
+	LeaseEvents        *prometheus.CounterVec // kind: acquired, lost, stolen, released
+	ShardsEnded        prometheus.Counter
+	ShardsHalted       prometheus.Gauge
+	ProduceErrors      prometheus.Counter
+	ProduceLatency     prometheus.Histogram // hand-off to acknowledgement
+	Checkpoints        *prometheus.CounterVec // result: ok, lost, error
+
+	now         func() time.Time
+	mu          sync.Mutex
+	checkpoints map[string]time.Time // shard → last successful checkpoint
+	ageDesc     *prometheus.Desc
+}
+
+// New registers the replicator's metrics, plus the Go runtime and process
+// collectors, on reg. now is the clock for checkpoint age (time.Now if nil).
+func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
+	if now == nil {
+		now = time.Now
+	}
+	f := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help})
+	}
+	m := &Metrics{
+		Registry:   reg,
+		RecordsIn:  f("records_in_total", "Kinesis records read (a KPL aggregate counts once)."),
+		BytesIn:    f("bytes_in_total", "Bytes of Kinesis record data read."),
+		RecordsOut: f("records_out_total", "Records acknowledged by Kafka on the data topic."),
+		BytesOut:   f("bytes_out_total", "Value bytes acknowledged by Kafka on the data topic."),
+		RecordsDLQ: f("records_dlq_total", "Records acknowledged by Kafka on the dead-letter topic."),
+		BytesDLQ:   f("bytes_dlq_total", "Value bytes acknowledged by Kafka on the dead-letter topic."),
+		Filtered:   f("records_filtered_total", "Records not written on purpose: KPL sub-records outside the shard's hash range, records a transform dropped."),
+		MillisBehindLatest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "millis_behind_latest",
+			Help: "MillisBehindLatest of the shard's last GetRecords."}, []string{"shard"}),
+		Throttles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "throttles_total",
+			Help: "Throttled AWS calls, by operation."}, []string{"operation"}),
+		ExpiredIterators: f("expired_iterators_total", "ExpiredIteratorException answers, each followed by an iterator renewal."),
+		LeasesHeld: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leases_held",
+			Help: "Shard leases this instance holds."}),
+		LeaseEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "lease_events_total",
+			Help: "Lease changes seen by this instance, by kind."}, []string{"kind"}),
+		ShardsEnded: f("shards_ended_total", "Shards read to their end and checkpointed at SHARD_END."),
+		ShardsHalted: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "shards_halted",
+			Help: "Shards stopped on a record that could neither be written nor dead-lettered (see logs)."}),
+		ProduceErrors: f("produce_errors_total", "Kafka produce failures (the shard rewinds to its last acknowledged record)."),
+		ProduceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "produce_latency_seconds",
+			Help:    "Time from handing a record to the Kafka client to its acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		Checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "checkpoints_total",
+			Help: "Checkpoint writes, by result."}, []string{"result"}),
+		now:         now,
+		checkpoints: map[string]time.Time{},
+		ageDesc: prometheus.NewDesc(ns+"_checkpoint_age_seconds",
+			"Seconds since the shard's last successful checkpoint (held shards only).", []string{"shard"}, nil),
+	}
+	reg.MustRegister(m.RecordsIn, m.BytesIn, m.RecordsOut, m.BytesOut, m.RecordsDLQ, m.BytesDLQ, m.Filtered,
+		m.MillisBehindLatest, m.Throttles, m.ExpiredIterators, m.LeasesHeld, m.LeaseEvents, m.ShardsEnded,
+		m.ShardsHalted, m.ProduceErrors, m.ProduceLatency, m.Checkpoints, ageCollector{m},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// CheckpointDone records a successful checkpoint of shard at t (or starts the
+// age clock when a shard is taken).
+func (m *Metrics) CheckpointDone(shard string, t time.Time) {
+	m.mu.Lock()
+	m.checkpoints[shard] = t
+	m.mu.Unlock()
+}
+
+// ForgetShard drops a shard's per-shard series when its lease goes.
+func (m *Metrics) ForgetShard(shard string) {
+	m.mu.Lock()
+	delete(m.checkpoints, shard)
+	m.mu.Unlock()
+	m.MillisBehindLatest.DeleteLabelValues(shard)
+}
+
+type ageCollector struct{ m *Metrics }
+
+func (a ageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- a.m.ageDesc }
+
+func (a ageCollector) Collect(ch chan<- prometheus.Metric) {
+	now := a.m.now()
+	a.m.mu.Lock()
+	defer a.m.mu.Unlock()
+	for shard, t := range a.m.checkpoints {
+		ch <- prometheus.MustNewConstMetric(a.m.ageDesc, prometheus.GaugeValue, now.Sub(t).Seconds(), shard)
+	}
+}
+
+// Handler serves /metrics, /healthz and /readyz. ready returns nil when the
+// instance is ready, or the reason it is not.
+func (m *Metrics) Handler(ready func() error) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}

@@ -1,0 +1,667 @@
+// Package replicator copies every record of a Kinesis data stream into a
+// Kafka topic, in order per shard, with any number of instances sharing the
+// shards through a KCL-style DynamoDB lease table.
+//
+// Contract:
+//   - Per shard: lease acquired → wait until every parent is finished →
+//     read from the checkpoint (or the initial position) → de-aggregate KPL
+//     records, filter sub-records outside the shard's hash range, decompress,
+//     transform → produce to Kafka (idempotent producer, acks=all) with the
+//     kinesis.* headers → checkpoint only past records Kafka acknowledged,
+//     in order, every CheckpointInterval, at shard end and at shutdown.
+//   - Delivery is at-least-once: duplicates appear only after a crash, a
+//     lease move or a produce failure, bounded by the checkpoint interval;
+//     every record carries its idempotency key headers.
+//   - A record that fails processing, or would exceed the topic's
+//     max.message.bytes, goes to the dead-letter topic with its original
+//     bytes. Without a dead-letter topic such a record halts its shard: the
+//     shard keeps its lease (so the record does not hop between instances),
+//     stops reading, logs the record's position at error level every
+//     checkpoint interval and counts in replicator_shards_halted. Nothing is
+//     ever dropped silently.
+//   - A produce failure rewinds the shard: reading stops, the records in
+//     flight are waited for, and reading resumes after the last acknowledged
+//     record (duplicates possible, loss and reordering not).
+//   - Losing a lease (refused checkpoint, or the lease manager's Lost event)
+//     stops the shard at once; its unacknowledged records are abandoned
+//     without a checkpoint.
+//   - Run stops gracefully when ctx ends: stop reading, wait for Kafka's
+//     acknowledgements, checkpoint, release the leases, all within
+//     ShutdownTimeout.
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shardbridge/shardbridge/replicator/checkpoint"
+	"github.com/shardbridge/shardbridge/replicator/config"
+	"github.com/shardbridge/shardbridge/replicator/lease"
+	"github.com/shardbridge/shardbridge/replicator/metrics"
+	"github.com/shardbridge/shardbridge/replicator/partition"
+	"github.com/shardbridge/shardbridge/replicator/process"
+	"github.com/shardbridge/shardbridge/replicator/source"
+)
+
+// Clock is the replicator's source of time (lease expiry, checkpoint age).
+type Clock interface{ Now() time.Time }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Option configures a Replicator.
+type Option func(*options)
+
+type options struct {
+	log         *slog.Logger
+	kin         source.KinesisAPI
+	ddb         lease.DynamoDBAPI
+	kafkaOpts   []kgo.Opt
+	transformer process.Transformer
+	clock       Clock
+	reg         *prometheus.Registry
+	sinkWrap    func(Sink) Sink
+	seed        int64
+	backoffBase time.Duration
+	backoffMax  time.Duration
+	leaseOpts   []lease.Option
+	minInterval time.Duration
+	reconcile   time.Duration
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithKinesisClient sets the Kinesis client (default: built from the SDK's
+// default chain). *kinesis.Client satisfies source.KinesisAPI.
+func WithKinesisClient(c source.KinesisAPI) Option { return func(o *options) { o.kin = c } }
+
+// WithDynamoDBClient sets the DynamoDB client of the lease table (default:
+// built from the SDK's default chain). *dynamodb.Client satisfies it.
+func WithDynamoDBClient(c lease.DynamoDBAPI) Option { return func(o *options) { o.ddb = c } }
+
+// WithKafkaOpts appends franz-go options after the ones built from Config.
+func WithKafkaOpts(opts ...kgo.Opt) Option {
+	return func(o *options) { o.kafkaOpts = append(o.kafkaOpts, opts...) }
+}
+
+// WithTransformer replaces the transformer Config.Transform names.
+func WithTransformer(t process.Transformer) Option { return func(o *options) { o.transformer = t } }
+
+// WithClock sets the clock of lease expiry and checkpoint age (default:
+// wall clock). Sleeps and timers always use real time.
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithMetricsRegistry registers the metrics on reg (default: a new registry).
+func WithMetricsRegistry(reg *prometheus.Registry) Option { return func(o *options) { o.reg = reg } }
+
+// WithSinkWrapper wraps the Kafka sink, e.g. to stall delivery in tests.
+func WithSinkWrapper(f func(Sink) Sink) Option { return func(o *options) { o.sinkWrap = f } }
+
+// WithSeed seeds every random choice (back-off jitter, lease shuffling).
+func WithSeed(seed int64) Option { return func(o *options) { o.seed = seed } }
+
+// WithBackoff bounds the reader's back-off after throttling and errors
+// (defaults 250ms and 10s).
+func WithBackoff(base, max time.Duration) Option {
+	return func(o *options) { o.backoffBase, o.backoffMax = base, max }
+}
+
+// WithLeaseOptions appends options of the lease manager.
+func WithLeaseOptions(opts ...lease.Option) Option {
+	return func(o *options) { o.leaseOpts = append(o.leaseOpts, opts...) }
+}
+
+// WithMinGetRecordsInterval lowers the least time between two GetRecords of
+// one shard (default 200ms, Kinesis' 5 calls/s). For emulators only.
+func WithMinGetRecordsInterval(d time.Duration) Option { return func(o *options) { o.minInterval = d } }
+
+// Replicator replicates one stream into one topic.
+type Replicator struct {
+	cfg      config.Config
+	o        options
+	log      *slog.Logger
+	kin      source.KinesisAPI
+	mgr      *lease.Manager
+	cp       checkpoint.Checkpointer
+	pipeline *process.Pipeline
+	decomp   *process.Decompressor
+	kafka    *kgo.Client
+	sink     Sink
+	metrics  *metrics.Metrics
+
+	// Known after start-up.
+	topic     topicInfo
+	dlq       topicInfo
+	ready     atomic.Bool
+	readyErr  atomic.Pointer[string]
+	syncReq   chan struct{}
+	stats     counters
+	shardsMu  sync.Mutex
+	shards    []types.Shard // last listing
+	leaseMu   sync.Mutex
+	leaseList []lease.Lease
+	leaseAt   time.Time
+
+	mu      sync.Mutex
+	workers map[string]*shardWorker
+}
+
+// New builds a replicator; it does not touch the network (Run does).
+func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, error) {
+	o := options{clock: wallClock{}, reconcile: 250 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	if o.reg == nil {
+		o.reg = prometheus.NewRegistry()
+	}
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
+	r := &Replicator{
+		cfg:     cfg,
+		o:       o,
+		log:     o.log,
+		syncReq: make(chan struct{}, 1),
+		workers: map[string]*shardWorker{},
+	}
+	r.readyErr.Store(ptr("starting"))
+	r.metrics = metrics.New(o.reg, o.clock.Now)
+
+	if o.kin == nil || o.ddb == nil {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsRegion(cfg.Region),
+			awsconfig.WithRetryer(func() aws.Retryer {
+				// No client-side retry quota: a long throttling episode must
+				// slow the replicator down, not make its calls fail outright.
+				return retry.NewStandard(func(so *retry.StandardOptions) { so.RateLimiter = ratelimit.None })
+			}))
+		if err != nil {
+			return nil, fmt.Errorf("aws configuration: %w", err)
+		}
+		if awsCfg.Region == "" {
+			return nil, errors.New("KCL_REGION: required (or set AWS_REGION)")
+		}
+		if o.kin == nil {
+			r.kin = kinesis.NewFromConfig(awsCfg, func(ko *kinesis.Options) {
+				if cfg.KinesisEndpoint != "" {
+					ko.BaseEndpoint = aws.String(cfg.KinesisEndpoint)
+				}
+			})
+		}
+		if o.ddb == nil {
+			o.ddb = dynamodb.NewFromConfig(awsCfg, func(do *dynamodb.Options) {
+				if cfg.DynamoDBEndpoint != "" {
+					do.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+				}
+			})
+		}
+	}
+	if r.kin == nil {
+		r.kin = o.kin
+	}
+
+	leaseOpts := append([]lease.Option{
+		lease.WithFailoverTime(cfg.FailoverTime),
+		lease.WithClock(o.clock),
+		lease.WithLogger(o.log.With("component", "lease")),
+		lease.WithSeed(o.seed),
+	}, o.leaseOpts...)
+	r.mgr = lease.NewManager(o.ddb, cfg.ApplicationName, cfg.WorkerID, leaseOpts...)
+	r.cp = checkpoint.Leases(r.mgr)
+
+	var err error
+	t := o.transformer
+	if t == nil {
+		if t, err = process.ParseTransform(cfg.Transform); err != nil {
+			return nil, fmt.Errorf("REPLICATOR_TRANSFORM: %w", err)
+		}
+	}
+	if r.decomp, err = process.NewDecompressor(cfg.Decompress); err != nil {
+		return nil, fmt.Errorf("REPLICATOR_DECOMPRESS: %w", err)
+	}
+	r.pipeline = process.NewPipeline(process.WithTransformer(t), process.WithDecompressor(r.decomp))
+
+	kopts, err := r.kafkaOptions()
+	if err != nil {
+		return nil, err
+	}
+	if r.kafka, err = kgo.NewClient(kopts...); err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	r.sink = r.kafka
+	if o.sinkWrap != nil {
+		r.sink = o.sinkWrap(r.sink)
+	}
+	return r, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func awsRegion(region string) awsconfig.LoadOptionsFunc {
+	if region == "" {
+		return func(*awsconfig.LoadOptions) error { return nil }
+	}
+	return awsconfig.WithRegion(region)
+}
+
+// checkConfig rejects a Config built in code that Load would have refused.
+func checkConfig(c config.Config) error {
+	switch {
+	case c.StreamName == "":
+		return errors.New("KCL_STREAM_NAME: required")
+	case c.ApplicationName == "":
+		return errors.New("KCL_APPLICATION_NAME: required")
+	case c.KafkaTopic == "":
+		return errors.New("KAFKA_TOPIC: required")
+	case len(c.KafkaBrokers) == 0:
+		return errors.New("KAFKA_BOOTSTRAP_SERVERS: required")
+	case c.WorkerID == "":
+		return errors.New("REPLICATOR_WORKER_ID: required")
+	case c.DeliveryMode != "" && c.DeliveryMode != config.AtLeastOnce:
+		return fmt.Errorf("REPLICATOR_DELIVERY: %q is not implemented yet (use %s)", c.DeliveryMode, config.AtLeastOnce)
+	case c.Partitioning != config.PartitionByKey && c.Partitioning != config.PartitionByShard:
+		return fmt.Errorf("REPLICATOR_PARTITIONING: %q is not one of key, shard", c.Partitioning)
+	case c.CheckpointInterval <= 0:
+		return errors.New("CHECKPOINT_FREQ_SECONDS: must be greater than 0")
+	case c.FailoverTime <= 0:
+		return errors.New("REPLICATOR_FAILOVER_TIME: must be greater than 0")
+	case c.ShardSyncInterval <= 0:
+		return errors.New("REPLICATOR_SHARD_SYNC_INTERVAL: must be greater than 0")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("REPLICATOR_SHUTDOWN_TIMEOUT: must be greater than 0")
+	case c.StartupTimeout <= 0:
+		return errors.New("REPLICATOR_STARTUP_TIMEOUT: must be greater than 0")
+	case c.InitialPosition == config.AtTimestamp && c.InitialTimestamp.IsZero():
+		return errors.New("REPLICATOR_INITIAL_TIMESTAMP: required when KCL_INITIAL_POSITION is AT_TIMESTAMP")
+	}
+	switch c.InitialPosition {
+	case config.TrimHorizon, config.Latest, config.AtTimestamp:
+	default:
+		return fmt.Errorf("KCL_INITIAL_POSITION: %q is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP", c.InitialPosition)
+	}
+	return nil
+}
+
+// Ready returns nil once the leases are synced and Kafka was reached, or
+// why the replicator is not ready.
+func (r *Replicator) Ready() error {
+	if r.ready.Load() {
+		return nil
+	}
+	return errors.New(*r.readyErr.Load())
+}
+
+// Handler serves /metrics, /healthz and /readyz.
+func (r *Replicator) Handler() http.Handler { return r.metrics.Handler(r.Ready) }
+
+// Run replicates until ctx ends (then stops gracefully and returns nil) or a
+// fatal error happens (start-up failure after StartupTimeout of retries).
+func (r *Replicator) Run(ctx context.Context) (err error) {
+	defer r.kafka.Close()
+	defer r.decomp.Close()
+
+	if r.cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", r.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("REPLICATOR_METRICS_ADDR: %w", err)
+		}
+		srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		r.log.Info("metrics listening", "addr", ln.Addr().String())
+	}
+
+	if err := r.start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing held yet
+		}
+		return err
+	}
+	r.ready.Store(true)
+	r.log.Info("replicator ready", "stream", r.cfg.StreamName, "topic", r.cfg.KafkaTopic, "worker", r.cfg.WorkerID)
+
+	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
+	mgrDone := make(chan struct{})
+	go func() {
+		defer close(mgrDone)
+		_ = r.mgr.Run(mgrCtx)
+	}()
+
+	r.loop(ctx)
+
+	// Graceful stop.
+	r.ready.Store(false)
+	r.readyErr.Store(ptr("stopping"))
+	r.log.Info("stopping: finishing in-flight records, checkpointing, releasing leases", "timeout", r.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
+	defer cancel()
+	r.stopWorkers(sctx)
+	if err := r.sink.Flush(sctx); err != nil {
+		r.log.Warn("kafka flush incomplete at shutdown", "error", err)
+	}
+	stopMgr()
+	<-mgrDone
+	if err := r.mgr.ReleaseAll(sctx); err != nil {
+		r.log.Warn("releasing leases", "error", err)
+	}
+	r.metrics.LeasesHeld.Set(0)
+	r.log.Info("stopped", "records_out", r.stats.recordsOut.Load(), "records_dlq", r.stats.recordsDLQ.Load())
+	return nil
+}
+
+// start checks every dependency with a bounded retry, then syncs leases.
+func (r *Replicator) start(ctx context.Context) error {
+	timeout := r.cfg.StartupTimeout
+	adm := kadm.NewClient(r.kafka)
+	r.readyErr.Store(ptr("connecting to kafka"))
+	if err := source.Retry(ctx, timeout, "kafka", func(ctx context.Context) error {
+		var err error
+		r.topic, err = describeTopic(ctx, adm, r.cfg.KafkaTopic, "KAFKA_TOPIC")
+		if err != nil {
+			return err
+		}
+		if r.cfg.DLQTopic != "" {
+			r.dlq, err = describeTopic(ctx, adm, r.cfg.DLQTopic, "REPLICATOR_DLQ_TOPIC")
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	r.pipeline = r.pipelineWithLimit()
+
+	r.readyErr.Store(ptr("creating the lease table"))
+	if err := source.Retry(ctx, timeout, "dynamodb lease table "+r.cfg.ApplicationName, r.mgr.EnsureTable); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+
+	r.readyErr.Store(ptr("listing shards"))
+	if err := source.Retry(ctx, timeout, "kinesis stream "+r.cfg.StreamName, func(ctx context.Context) error {
+		return r.syncShards(ctx)
+	}); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if r.cfg.Partitioning == config.PartitionByShard {
+		if err := r.checkShardPartitions(ctx); err != nil {
+			return fmt.Errorf("start: REPLICATOR_PARTITIONING=shard: %w", err)
+		}
+	}
+	return nil
+}
+
+// pipelineWithLimit adds the size limit once the topic's is known.
+func (r *Replicator) pipelineWithLimit() *process.Pipeline {
+	t := r.o.transformer
+	if t == nil {
+		t, _ = process.ParseTransform(r.cfg.Transform) // validated in New
+	}
+	return process.NewPipeline(process.WithTransformer(t), process.WithDecompressor(r.decomp),
+		process.WithMaxRecordBytes(r.dataLimit()-recordOverhead))
+}
+
+// dataLimit is the largest batch the data topic takes.
+func (r *Replicator) dataLimit() int {
+	n := r.topic.maxMessageBytes
+	if n <= 0 {
+		n = defaultMaxMessageBytes
+	}
+	if r.cfg.BatchMaxBytes > 0 && r.cfg.BatchMaxBytes < n {
+		n = r.cfg.BatchMaxBytes
+	}
+	return n
+}
+
+// dlqLimit is the largest batch the dead-letter topic takes.
+func (r *Replicator) dlqLimit() int {
+	if r.dlq.maxMessageBytes > 0 {
+		return r.dlq.maxMessageBytes
+	}
+	return defaultMaxMessageBytes
+}
+
+// kafkaOptions builds the franz-go options from the configuration.
+func (r *Replicator) kafkaOptions() ([]kgo.Opt, error) {
+	base, err := kafkaBaseOptions(r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	part := partition.KeyPartitioner()
+	if r.cfg.Partitioning == config.PartitionByShard {
+		part = partition.ShardPartitioner()
+	}
+	opts := append(base,
+		kgo.RecordPartitioner(part),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// Per-topic batch caps: the data topic's and the dead-letter topic's
+		// max.message.bytes may differ (known after start-up; the function
+		// is consulted when a partition is first used, which is later).
+		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
+			if topic == r.cfg.DLQTopic && topic != "" {
+				return int32(min(r.dlqLimit(), 1<<30))
+			}
+			if topic == "" {
+				return int32(max(min(r.cfg.BatchMaxBytes, 1<<30), 512))
+			}
+			return int32(min(r.dataLimit(), 1<<30))
+		}),
+		// Produce blocks on MaxBufferedRecords; the per-shard bounds are
+		// what really limits memory, so leave room for all of them.
+		kgo.MaxBufferedRecords(max(r.cfg.MaxInFlightPerShard*8, 10000)),
+	)
+	return append(opts, r.o.kafkaOpts...), nil
+}
+
+// loop runs the shards until ctx ends.
+func (r *Replicator) loop(ctx context.Context) {
+	reconcile := time.NewTicker(r.o.reconcile)
+	defer reconcile.Stop()
+	sync := time.NewTicker(r.cfg.ShardSyncInterval)
+	defer sync.Stop()
+	r.reconcile(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-r.mgr.Events():
+			r.onLeaseEvent(ev)
+			r.reconcile(ctx)
+		case <-reconcile.C:
+			r.reconcile(ctx)
+		case <-sync.C:
+			r.trySync(ctx)
+		case <-r.syncReq:
+			r.trySync(ctx)
+		}
+	}
+}
+
+func (r *Replicator) onLeaseEvent(ev lease.Event) {
+	r.metrics.LeaseEvents.WithLabelValues(ev.Kind.String()).Inc()
+	if ev.Kind == lease.Lost {
+		r.mu.Lock()
+		w := r.workers[ev.Lease.ShardID]
+		r.mu.Unlock()
+		if w != nil {
+			w.lose("lease lost: " + ev.Reason)
+		}
+	}
+}
+
+// reconcile starts a worker for every held lease without one and stops the
+// workers of leases no longer held. Events only wake it up: the lease
+// manager's Held is the truth (events can be dropped when nobody listens).
+func (r *Replicator) reconcile(ctx context.Context) {
+	held := r.mgr.Held()
+	r.metrics.LeasesHeld.Set(float64(len(held)))
+	r.stats.leasesHeld.Store(int64(len(held)))
+	want := make(map[string]lease.Lease, len(held))
+	for _, l := range held {
+		want[l.ShardID] = l
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, w := range r.workers {
+		select {
+		case <-w.done:
+			delete(r.workers, id)
+			continue
+		default:
+		}
+		if _, ok := want[id]; !ok && !w.ending.Load() {
+			w.lose("lease no longer held")
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	for id, l := range want {
+		if _, running := r.workers[id]; running {
+			continue
+		}
+		w := newShardWorker(r, l)
+		r.workers[id] = w
+		go w.run(ctx)
+	}
+}
+
+// stopWorkers asks every worker to stop reading, finish and checkpoint, and
+// waits for them until ctx ends (then abandons the rest).
+func (r *Replicator) stopWorkers(ctx context.Context) {
+	r.mu.Lock()
+	ws := make([]*shardWorker, 0, len(r.workers))
+	for _, w := range r.workers {
+		ws = append(ws, w)
+	}
+	r.mu.Unlock()
+	for _, w := range ws {
+		w.stop(ctx)
+	}
+	for _, w := range ws {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			w.lose("shutdown timeout")
+			<-w.done
+		}
+	}
+}
+
+// requestSync asks the loop for a shard sync soon.
+func (r *Replicator) requestSync() {
+	select {
+	case r.syncReq <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Replicator) trySync(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := r.syncShards(sctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("shard sync failed; retrying at the next interval", "error", err)
+	}
+}
+
+// syncShards lists the shards and creates missing leases.
+func (r *Replicator) syncShards(ctx context.Context) error {
+	shards, created, err := source.SyncLeases(ctx, r.kin, r.mgr, r.cfg.StreamName, leasePosition(r.cfg.InitialPosition))
+	if shards != nil {
+		r.shardsMu.Lock()
+		r.shards = shards
+		r.shardsMu.Unlock()
+	}
+	if err != nil {
+		return err
+	}
+	if created > 0 {
+		r.log.Info("leases created", "count", created, "shards", len(shards))
+		r.invalidateLeases()
+	}
+	return nil
+}
+
+// checkShardPartitions refuses shard partitioning when some shard still to
+// be read has no partition of its own.
+func (r *Replicator) checkShardPartitions(ctx context.Context) error {
+	all, err := r.mgr.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list leases: %w", err)
+	}
+	finished := map[string]bool{}
+	for _, l := range all {
+		if l.Finished() {
+			finished[l.ShardID] = true
+		}
+	}
+	var ids []string
+	for _, s := range r.listedShards() {
+		if id := aws.ToString(s.ShardId); !finished[id] {
+			ids = append(ids, id)
+		}
+	}
+	return partition.CheckShardPartitions(ids, r.topic.partitions)
+}
+
+func (r *Replicator) listedShards() []types.Shard {
+	r.shardsMu.Lock()
+	defer r.shardsMu.Unlock()
+	return r.shards
+}
+
+// leases returns the lease table, cached for a short while: shards waiting
+// for their parents poll it.
+func (r *Replicator) leases(ctx context.Context) ([]lease.Lease, error) {
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
+	if r.leaseList != nil && time.Since(r.leaseAt) < 500*time.Millisecond {
+		return r.leaseList, nil
+	}
+	all, err := r.mgr.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.leaseList, r.leaseAt = all, time.Now()
+	return all, nil
+}
+
+func (r *Replicator) invalidateLeases() {
+	r.leaseMu.Lock()
+	r.leaseList = nil
+	r.leaseMu.Unlock()
+}
+
+func leasePosition(p string) string {
+	switch p {
+	case config.Latest:
+		return lease.Latest
+	case config.AtTimestamp:
+		return lease.AtTimestamp
+	}
+	return lease.TrimHorizon
+}

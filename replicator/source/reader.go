@@ -1,0 +1,355 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+)
+
+// Position is where a reader starts (or restarts) in its shard.
+type Position struct {
+	Type      types.ShardIteratorType
+	Sequence  string    // AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER
+	Timestamp time.Time // AT_TIMESTAMP
+}
+
+func (p Position) String() string {
+	switch p.Type {
+	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
+		return string(p.Type) + " " + p.Sequence
+	case types.ShardIteratorTypeAtTimestamp:
+		return string(p.Type) + " " + p.Timestamp.Format(time.RFC3339Nano)
+	}
+	return string(p.Type)
+}
+
+// Batch is what a Reader hands on: the records of one GetRecords call (never
+// empty unless End), or the end of the shard.
+type Batch struct {
+	Records            []types.Record
+	MillisBehindLatest int64
+	// End: the shard is closed and every record was handed on. ChildShards
+	// are the children Kinesis announced (may be empty for old shards).
+	End         bool
+	ChildShards []types.ChildShard
+	// Gone: the shard no longer exists (trimmed by retention, or the stream
+	// was recreated): End without anything more to read.
+	Gone bool
+}
+
+// ReaderOptions configure a Reader. Zero values take the defaults noted.
+type ReaderOptions struct {
+	Stream  string
+	ShardID string
+	Start   Position
+	// MaxRecords per GetRecords call (default and maximum 10000).
+	MaxRecords int
+	// PollInterval is the wait between calls once caught up (default 200ms).
+	PollInterval time.Duration
+	// MinInterval is the least time between two GetRecords calls, caught up
+	// or not (default 200ms: Kinesis allows five calls a second per shard).
+	MinInterval time.Duration
+	// BackoffBase and BackoffMax bound the exponential, jittered back-off
+	// after throttling and transient errors (defaults 250ms and 10s).
+	BackoffBase, BackoffMax time.Duration
+	// CallTimeout bounds one AWS call (default 30s).
+	CallTimeout time.Duration
+	Seed        int64 // seeds the jitter (mixed with the shard id)
+	Logger      *slog.Logger
+
+	OnThrottle func(operation string) // each throttled call
+	OnExpired  func()                 // each ExpiredIteratorException
+	OnLag      func(millis int64)     // MillisBehindLatest of each successful call
+}
+
+// Reader reads one shard in order and hands batches on through a channel.
+//
+// Contract:
+//   - One batch is prefetched: while the consumer works on batch N, Run
+//     fetches batch N+1 and waits to hand it on.
+//   - GetRecords is never called more often than every MinInterval, and when
+//     caught up (no records, or MillisBehindLatest 0) only every PollInterval.
+//   - Throttling and transient errors back off exponentially with full jitter
+//     (seeded) and recover; the back-off resets after a success.
+//   - ExpiredIteratorException: a new iterator AFTER_SEQUENCE_NUMBER the last
+//     record handed on, or at the original start position when nothing was
+//     handed on yet — never the checkpoint, never the horizon.
+//   - AT/AFTER_SEQUENCE_NUMBER refused as invalid (the record was trimmed,
+//     or the sequence number belongs to no record of the shard): the reader
+//     falls back to TRIM_HORIZON, the oldest record still there, and logs it.
+//   - A shard that does not exist any more ends with a Gone batch.
+//   - Run returns nil after handing on the End batch, or ctx's error.
+type Reader struct {
+	api  KinesisAPI
+	o    ReaderOptions
+	log  *slog.Logger
+	rnd  *rand.Rand
+	last string // sequence number of the last record handed on
+}
+
+// NewReader returns a reader of one shard.
+func NewReader(api KinesisAPI, o ReaderOptions) *Reader {
+	if o.MaxRecords <= 0 || o.MaxRecords > 10000 {
+		o.MaxRecords = 10000
+	}
+	if o.MinInterval <= 0 {
+		o.MinInterval = 200 * time.Millisecond
+	}
+	if o.PollInterval < o.MinInterval {
+		o.PollInterval = o.MinInterval
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 250 * time.Millisecond
+	}
+	if o.BackoffMax < o.BackoffBase {
+		o.BackoffMax = max(10*time.Second, o.BackoffBase)
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnThrottle == nil {
+		o.OnThrottle = func(string) {}
+	}
+	if o.OnExpired == nil {
+		o.OnExpired = func() {}
+	}
+	if o.OnLag == nil {
+		o.OnLag = func(int64) {}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(o.ShardID))
+	return &Reader{
+		api: api,
+		o:   o,
+		log: o.Logger.With("shard", o.ShardID),
+		rnd: rand.New(rand.NewPCG(uint64(o.Seed), h.Sum64())),
+	}
+}
+
+// LastHandedOn is the sequence number of the last record handed on ("" if none).
+func (r *Reader) LastHandedOn() string { return r.last }
+
+// noRetry disables the SDK's own retries: the reader's loop retries with its
+// own back-off, and the SDK's client-side retry quota would otherwise turn a
+// long throttling episode into "retry quota exceeded" failures.
+func noRetry(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
+
+// Run reads until the shard ends or ctx is done.
+func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
+	iter, gone, err := r.iterator(ctx, r.o.Start)
+	if err != nil {
+		return err
+	}
+	if gone {
+		return r.send(ctx, out, Batch{End: true, Gone: true})
+	}
+	var (
+		next     time.Time // earliest start of the next GetRecords
+		failures int
+	)
+	for {
+		if err := sleepUntil(ctx, next); err != nil {
+			return err
+		}
+		start := time.Now()
+		next = start.Add(r.o.MinInterval)
+		cctx, cancel := context.WithTimeout(ctx, r.o.CallTimeout)
+		res, err := r.api.GetRecords(cctx, &kinesis.GetRecordsInput{
+			ShardIterator: iter,
+			Limit:         aws.Int32(int32(r.o.MaxRecords)),
+		}, noRetry)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			switch code := errorCode(err); {
+			case code == "ExpiredIteratorException":
+				r.o.OnExpired()
+				pos := r.resumePosition()
+				r.log.Info("shard iterator expired; renewing", "at", pos.String())
+				if iter, gone, err = r.iterator(ctx, pos); err != nil {
+					return err
+				}
+				if gone {
+					return r.send(ctx, out, Batch{End: true, Gone: true})
+				}
+				continue
+			case isThrottle(code):
+				r.o.OnThrottle("GetRecords")
+				failures++
+				d := r.backoff(failures)
+				r.log.Warn("GetRecords throttled; backing off", "error_code", code, "backoff", d, "attempt", failures)
+				next = time.Now().Add(d)
+				continue
+			case code == "ResourceNotFoundException":
+				r.log.Warn("shard not found while reading; treating it as ended", "error", err)
+				return r.send(ctx, out, Batch{End: true, Gone: true})
+			case code == "InvalidArgumentException":
+				// The iterator itself is unusable (e.g. issued for another
+				// stream incarnation): take a fresh one from the last record.
+				pos := r.resumePosition()
+				r.log.Warn("GetRecords refused the iterator; renewing", "error", err, "at", pos.String())
+				if iter, gone, err = r.iterator(ctx, pos); err != nil {
+					return err
+				}
+				if gone {
+					return r.send(ctx, out, Batch{End: true, Gone: true})
+				}
+				continue
+			default:
+				failures++
+				d := r.backoff(failures)
+				r.log.Warn("GetRecords failed; retrying", "error", err, "backoff", d, "attempt", failures)
+				next = time.Now().Add(d)
+				continue
+			}
+		}
+		failures = 0
+		lag := aws.ToInt64(res.MillisBehindLatest)
+		r.o.OnLag(lag)
+		iter = res.NextShardIterator
+		ended := iter == nil || *iter == ""
+		if len(res.Records) > 0 || ended {
+			b := Batch{Records: res.Records, MillisBehindLatest: lag, End: ended}
+			if ended {
+				b.ChildShards = res.ChildShards
+			}
+			if err := r.send(ctx, out, b); err != nil {
+				return err
+			}
+			if n := len(res.Records); n > 0 {
+				r.last = aws.ToString(res.Records[n-1].SequenceNumber)
+			}
+			if ended {
+				return nil
+			}
+		}
+		if len(res.Records) == 0 || lag == 0 {
+			next = start.Add(r.o.PollInterval)
+		}
+	}
+}
+
+func (r *Reader) send(ctx context.Context, out chan<- Batch, b Batch) error {
+	select {
+	case out <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// resumePosition is where to continue after losing the iterator.
+func (r *Reader) resumePosition() Position {
+	if r.last != "" {
+		return Position{Type: types.ShardIteratorTypeAfterSequenceNumber, Sequence: r.last}
+	}
+	return r.o.Start
+}
+
+// iterator gets a shard iterator at pos, retrying throttling and transient
+// errors. gone reports a shard that no longer exists.
+func (r *Reader) iterator(ctx context.Context, pos Position) (iter *string, gone bool, err error) {
+	failures := 0
+	for {
+		in := &kinesis.GetShardIteratorInput{
+			StreamName:        aws.String(r.o.Stream),
+			ShardId:           aws.String(r.o.ShardID),
+			ShardIteratorType: pos.Type,
+		}
+		switch pos.Type {
+		case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
+			in.StartingSequenceNumber = aws.String(pos.Sequence)
+		case types.ShardIteratorTypeAtTimestamp:
+			in.Timestamp = aws.Time(pos.Timestamp)
+		}
+		cctx, cancel := context.WithTimeout(ctx, r.o.CallTimeout)
+		res, err := r.api.GetShardIterator(cctx, in, noRetry)
+		cancel()
+		if err == nil {
+			if res.ShardIterator == nil {
+				// Kinesis answers a null iterator for a closed shard read
+				// past its end: nothing more to read.
+				return nil, true, nil
+			}
+			return res.ShardIterator, false, nil
+		}
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		code := errorCode(err)
+		switch {
+		case code == "ResourceNotFoundException":
+			r.log.Warn("shard not found; treating it as ended", "error", err)
+			return nil, true, nil
+		case code == "InvalidArgumentException" && pos.Sequence != "":
+			r.log.Warn("sequence number refused (trimmed or not of this shard); falling back to TRIM_HORIZON",
+				"at", pos.String(), "error", err)
+			pos = Position{Type: types.ShardIteratorTypeTrimHorizon}
+			continue
+		case isThrottle(code):
+			r.o.OnThrottle("GetShardIterator")
+		}
+		failures++
+		d := r.backoff(failures)
+		r.log.Warn("GetShardIterator failed; retrying", "error", err, "backoff", d, "attempt", failures)
+		if err := sleepUntil(ctx, time.Now().Add(d)); err != nil {
+			return nil, false, err
+		}
+	}
+}
+
+// backoff is full jitter over a capped exponential: uniform in [d/2, d].
+func (r *Reader) backoff(failures int) time.Duration {
+	d := r.o.BackoffBase
+	for i := 1; i < failures && d < r.o.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, r.o.BackoffMax)
+	return d/2 + time.Duration(r.rnd.Int64N(int64(d/2)+1))
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
+
+// errorCode is the AWS error code of err, "" for non-API errors.
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func isThrottle(code string) bool {
+	switch code {
+	case "ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException",
+		"KMSThrottlingException", "RequestLimitExceeded":
+		return true
+	}
+	return false
+}

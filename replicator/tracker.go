@@ -1,0 +1,176 @@
+package replicator
+
+import (
+	"context"
+	"sync"
+
+	"github.com/shardbridge/shardbridge/replicator/checkpoint"
+)
+
+// tracker follows one shard's records from hand-off to Kafka acknowledgement
+// and computes the checkpoint watermark: the position of the last record of
+// the longest acknowledged prefix, in source order. It also bounds the
+// records and bytes in flight.
+//
+// Slots are handed out in source order. A slot either carries a position
+// (the last output of a source record or sub-record) or not (an earlier
+// output of a transformer's fan-out, which must not let the checkpoint pass
+// its siblings). The watermark only moves past contiguous acknowledged slots,
+// so a checkpoint never covers a record Kafka has not confirmed.
+type tracker struct {
+	maxCount, maxBytes int
+
+	mu       sync.Mutex
+	q        []slot
+	head     int    // index in q of the oldest unretired slot
+	base     uint64 // slot number of q[head]
+	next     uint64 // next slot number
+	count    int    // produce-pending slots
+	bytes    int    // bytes of produce-pending slots
+	mark     checkpoint.Position
+	hasMark  bool
+	err      error         // first produce error
+	failed   chan struct{} // closed on the first produce error
+	changed  chan struct{} // signalled (non-blocking) on every acknowledgement
+}
+
+type slot struct {
+	pos    checkpoint.Position
+	hasPos bool
+	done   bool
+	failed bool
+	bytes  int
+}
+
+func newTracker(maxCount, maxBytes int) *tracker {
+	return &tracker{
+		maxCount: max(maxCount, 1),
+		maxBytes: max(maxBytes, 1),
+		failed:   make(chan struct{}),
+		changed:  make(chan struct{}, 1),
+	}
+}
+
+// acquire waits until one more record of size n fits the in-flight bounds.
+// A record larger than the byte bound still passes when nothing else is in
+// flight, so a big record cannot block its shard forever.
+func (t *tracker) acquire(ctx context.Context, n int) error {
+	for {
+		t.mu.Lock()
+		ok := t.count == 0 || (t.count < t.maxCount && t.bytes+n <= t.maxBytes)
+		failed := t.err != nil
+		t.mu.Unlock()
+		if failed {
+			return errProduceFailed
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.changed:
+		case <-t.failed:
+		}
+	}
+}
+
+// add appends a slot. A pending slot counts against the bounds until ack;
+// a slot added done (a record filtered out, nothing to produce) only carries
+// its position.
+func (t *tracker) add(pos checkpoint.Position, hasPos, pending bool, n int) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id := t.next
+	t.next++
+	t.q = append(t.q, slot{pos: pos, hasPos: hasPos, done: !pending, bytes: n})
+	if pending {
+		t.count++
+		t.bytes += n
+	} else {
+		t.advance()
+	}
+	return id
+}
+
+// ack marks a slot acknowledged (err == nil) or failed.
+func (t *tracker) ack(id uint64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := t.head + int(id-t.base)
+	if id < t.base || i >= len(t.q) || t.q[i].done || t.q[i].failed {
+		return
+	}
+	t.count--
+	t.bytes -= t.q[i].bytes
+	if err != nil {
+		if t.err == nil {
+			t.err = err
+			close(t.failed)
+		}
+		// A failed slot never completes: the watermark stops before it.
+		t.q[i].failed = true
+	} else {
+		t.q[i].done = true
+		t.advance()
+	}
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
+}
+
+// advance retires the acknowledged prefix. t.mu must be held.
+func (t *tracker) advance() {
+	for t.head < len(t.q) && t.q[t.head].done {
+		if s := t.q[t.head]; s.hasPos {
+			t.mark, t.hasMark = s.pos, true
+		}
+		t.q[t.head] = slot{}
+		t.head++
+		t.base++
+	}
+	// Compact once the retired prefix dominates, keeping memory flat.
+	if t.head > 1024 && t.head*2 > len(t.q) {
+		n := copy(t.q, t.q[t.head:])
+		clear(t.q[n:])
+		t.q = t.q[:n]
+		t.head = 0
+	}
+}
+
+// watermark is the position of the last record of the acknowledged prefix.
+func (t *tracker) watermark() (checkpoint.Position, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mark, t.hasMark
+}
+
+// pending is the number of records handed to Kafka and not answered yet.
+func (t *tracker) pending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.count
+}
+
+// failure is the first produce error, or nil.
+func (t *tracker) failure() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// drain waits until every handed-on record was answered (acknowledged or
+// failed).
+func (t *tracker) drain(ctx context.Context) error {
+	for {
+		if t.pending() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.changed:
+		}
+	}
+}

@@ -1,0 +1,599 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shardbridge/shardbridge/replicator/checkpoint"
+	"github.com/shardbridge/shardbridge/replicator/config"
+	"github.com/shardbridge/shardbridge/replicator/lease"
+	"github.com/shardbridge/shardbridge/replicator/partition"
+	"github.com/shardbridge/shardbridge/replicator/process"
+	"github.com/shardbridge/shardbridge/replicator/source"
+)
+
+var (
+	errProduceFailed = errors.New("kafka produce failed")
+	errStopping      = errors.New("stopping")
+	errHalted        = errors.New("shard halted")
+)
+
+// shardWorker runs one held shard: reader → pipeline → sink → checkpoints.
+type shardWorker struct {
+	r   *Replicator
+	l   lease.Lease
+	id  string
+	log *slog.Logger
+
+	hard     context.Context // cancelled when the lease is lost: stop at once
+	hardStop context.CancelFunc
+	soft     context.Context // cancelled for a graceful stop: stop reading
+	softStop context.CancelFunc
+	done     chan struct{}
+	ending   atomic.Bool // shard end being checkpointed: the lease goes away by itself
+
+	// shutdown is the deadline context of a graceful stop.
+	shutdownMu sync.Mutex
+	shutdown   context.Context
+
+	partition int32 // shard partitioning only
+	rnd       *rand.Rand
+
+	mu        sync.Mutex
+	tr        *tracker
+	lastCP    checkpoint.Position
+	hasLastCP bool
+	halted    string
+}
+
+func newShardWorker(r *Replicator, l lease.Lease) *shardWorker {
+	hard, hardStop := context.WithCancel(context.Background())
+	soft, softStop := context.WithCancel(hard)
+	h := fnv.New64a()
+	h.Write([]byte(l.ShardID))
+	return &shardWorker{
+		r: r, l: l, id: l.ShardID,
+		log:  r.log.With("shard", l.ShardID),
+		hard: hard, hardStop: hardStop, soft: soft, softStop: softStop,
+		done: make(chan struct{}),
+		rnd:  rand.New(rand.NewPCG(uint64(r.o.seed), h.Sum64())),
+	}
+}
+
+// lose stops the shard at once: its in-flight records are abandoned
+// without a checkpoint.
+func (w *shardWorker) lose(reason string) {
+	if w.hard.Err() == nil {
+		w.log.Warn("stopping shard at once", "reason", reason)
+	}
+	w.hardStop()
+}
+
+// stop asks for a graceful stop: no more reading; in-flight records are
+// waited for (until ctx ends) and checkpointed.
+func (w *shardWorker) stop(ctx context.Context) {
+	w.shutdownMu.Lock()
+	w.shutdown = ctx
+	w.shutdownMu.Unlock()
+	w.softStop()
+}
+
+func (w *shardWorker) shutdownCtx() context.Context {
+	w.shutdownMu.Lock()
+	defer w.shutdownMu.Unlock()
+	if w.shutdown == nil {
+		return w.hard
+	}
+	// Bounded by the shutdown deadline and by a lease loss.
+	ctx, cancel := context.WithCancel(w.shutdown)
+	go func() {
+		select {
+		case <-w.hard.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx
+}
+
+func (w *shardWorker) run(parent context.Context) {
+	defer close(w.done)
+	defer w.hardStop()
+	defer w.r.metrics.ForgetShard(w.id)
+	defer w.r.stats.forget(w.id)
+	// The loop's ctx ending means a graceful stop, which stopWorkers drives.
+	_ = parent
+
+	if err := w.waitForParents(); err != nil {
+		return
+	}
+	start, err := w.r.cp.Start(w.hard, w.l)
+	if err != nil {
+		w.log.Error("cannot read the shard's checkpoint", "error", err)
+		return
+	}
+	if start.Sequence == lease.ShardEnd {
+		return // finished; the lease manager does not hand these out
+	}
+	if w.r.cfg.Partitioning == config.PartitionByShard {
+		p, err := partition.ShardPartition(w.id, w.r.topic.partitions)
+		if err != nil {
+			w.halt(fmt.Sprintf("no partition for this shard in shard partitioning: %v", err))
+			return
+		}
+		w.partition = p
+	}
+	w.r.metrics.CheckpointDone(w.id, w.r.o.clock.Now())
+	w.log.Info("shard started", "checkpoint", start.String(), "parents", w.l.ParentShardIDs)
+
+	cpDone := make(chan struct{})
+	go w.checkpointLoop(cpDone)
+	defer func() { <-cpDone }()
+
+	resume := start
+	failures := 0
+	for {
+		tr := newTracker(w.r.cfg.MaxInFlightPerShard, w.r.cfg.MaxInFlightBytesPerShard)
+		w.mu.Lock()
+		w.tr = tr
+		w.mu.Unlock()
+		err := w.readFrom(resume, tr)
+		switch {
+		case err == nil: // shard end checkpointed
+			return
+		case errors.Is(err, errHalted):
+			<-w.soft.Done() // keep the lease until stopped; see the package comment
+			return
+		case errors.Is(err, errProduceFailed):
+			failures++
+			w.r.metrics.ProduceErrors.Inc()
+			w.r.stats.produceErrors.Add(1)
+			ctx := w.shutdownCtx()
+			_ = tr.drain(ctx) // answers for everything in flight, then rewind
+			if mark, ok := tr.watermark(); ok {
+				resume = mark
+			}
+			d := min(time.Duration(failures)*250*time.Millisecond, 5*time.Second)
+			d = d/2 + time.Duration(w.rnd.Int64N(int64(d/2)+1))
+			w.log.Warn("kafka produce failed; rewinding to the last acknowledged record",
+				"error", tr.failure(), "resume_after", resume.String(), "backoff", d)
+			if w.soft.Err() != nil {
+				w.finalCheckpoint()
+				return
+			}
+			select {
+			case <-time.After(d):
+			case <-w.soft.Done():
+				w.finalCheckpoint()
+				return
+			}
+		case w.hard.Err() != nil: // lease lost: abandon in-flight records
+			return
+		default: // graceful stop
+			_ = tr.drain(w.shutdownCtx())
+			w.finalCheckpoint()
+			return
+		}
+	}
+}
+
+// waitForParents blocks until every parent shard is finished (KCL rule: a
+// child is read only after its parents, so per-key order survives a reshard).
+func (w *shardWorker) waitForParents() error {
+	if len(w.l.ParentShardIDs) == 0 {
+		return nil
+	}
+	logged := false
+	for {
+		all, err := w.r.leases(w.hard)
+		if err == nil && lease.ParentsDone(w.l, all) {
+			if logged {
+				w.log.Info("parents finished; starting child shard", "parents", w.l.ParentShardIDs)
+			}
+			return nil
+		}
+		if err != nil {
+			w.log.Warn("listing leases while waiting for parents", "error", err)
+		} else if !logged {
+			w.log.Info("waiting for parent shards to finish", "parents", w.l.ParentShardIDs)
+			logged = true
+		}
+		select {
+		case <-w.soft.Done():
+			return w.soft.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// iteratorPosition maps a checkpoint to where the reader starts.
+func (w *shardWorker) iteratorPosition(p checkpoint.Position) source.Position {
+	switch p.Sequence {
+	case lease.TrimHorizon:
+		return source.Position{Type: types.ShardIteratorTypeTrimHorizon}
+	case lease.Latest:
+		return source.Position{Type: types.ShardIteratorTypeLatest}
+	case lease.AtTimestamp:
+		return source.Position{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: w.r.cfg.InitialTimestamp}
+	case "":
+		return w.iteratorPosition(checkpoint.Position{Sequence: leasePosition(w.r.cfg.InitialPosition)})
+	}
+	if p.SubSequence >= 0 {
+		// Part of an aggregate (or a KCL checkpoint, which writes 0 for plain
+		// records): re-read the record and skip what the checkpoint covers.
+		return source.Position{Type: types.ShardIteratorTypeAtSequenceNumber, Sequence: p.Sequence}
+	}
+	return source.Position{Type: types.ShardIteratorTypeAfterSequenceNumber, Sequence: p.Sequence}
+}
+
+// readFrom reads from resume until the shard ends (nil), the worker stops,
+// or a produce fails (errProduceFailed).
+func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
+	ctx, cancel := context.WithCancel(w.soft)
+	defer cancel()
+	r := w.r
+	reader := source.NewReader(r.kin, source.ReaderOptions{
+		Stream:       r.cfg.StreamName,
+		ShardID:      w.id,
+		Start:        w.iteratorPosition(resume),
+		MaxRecords:   r.cfg.MaxRecordsPerGet,
+		PollInterval: r.cfg.PollInterval,
+		MinInterval:  r.o.minInterval,
+		BackoffBase:  r.o.backoffBase,
+		BackoffMax:   r.o.backoffMax,
+		Seed:         r.o.seed,
+		Logger:       w.log,
+		OnThrottle: func(op string) {
+			r.metrics.Throttles.WithLabelValues(op).Inc()
+			r.stats.throttles.Add(1)
+		},
+		OnExpired: func() {
+			r.metrics.ExpiredIterators.Inc()
+			r.stats.expiredIterators.Add(1)
+		},
+		OnLag: func(ms int64) {
+			r.metrics.MillisBehindLatest.WithLabelValues(w.id).Set(float64(ms))
+			r.stats.setLag(w.id, ms)
+		},
+	})
+	batches := make(chan source.Batch)
+	readErr := make(chan error, 1)
+	go func() { readErr <- reader.Run(ctx, batches) }()
+	defer func() {
+		cancel()
+		<-readErr
+	}()
+
+	pos := process.Position{StartingHashKey: w.l.StartingHashKey, EndingHashKey: w.l.EndingHashKey}
+	if !resume.IsSentinel() {
+		pos.CheckpointSeq, pos.CheckpointSubSeq = resume.Sequence, resume.SubSequence
+	}
+	if pos.StartingHashKey == "" {
+		pos.StartingHashKey, pos.EndingHashKey = w.hashRange()
+	}
+	for {
+		select {
+		case b := <-batches:
+			if err := w.handle(ctx, b, pos, tr); err != nil {
+				return err
+			}
+			if b.End {
+				return w.finishShard(b, tr)
+			}
+		case err := <-readErr:
+			readErr <- err // for the deferred wait
+			if w.soft.Err() != nil {
+				return errStopping
+			}
+			return fmt.Errorf("reader: %w", err)
+		case <-tr.failed:
+			return errProduceFailed
+		case <-w.soft.Done():
+			return errStopping
+		}
+	}
+}
+
+// hashRange finds the shard's hash range in the last listing (for leases
+// created without one).
+func (w *shardWorker) hashRange() (string, string) {
+	for _, s := range w.r.listedShards() {
+		if aws.ToString(s.ShardId) == w.id && s.HashKeyRange != nil {
+			return aws.ToString(s.HashKeyRange.StartingHashKey), aws.ToString(s.HashKeyRange.EndingHashKey)
+		}
+	}
+	return "", ""
+}
+
+// handle runs a batch through the pipeline and hands its records to Kafka.
+func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Position, tr *tracker) error {
+	r := w.r
+	var bytesIn int
+	for i := range b.Records {
+		if err := ctx.Err(); err != nil {
+			return errStopping
+		}
+		kr := &b.Records[i]
+		bytesIn += len(kr.Data)
+		rec := process.Record{
+			Stream:         r.cfg.StreamName,
+			ShardID:        w.id,
+			SequenceNumber: aws.ToString(kr.SequenceNumber),
+			SubSequence:    -1,
+			PartitionKey:   aws.ToString(kr.PartitionKey),
+			Data:           kr.Data,
+		}
+		if kr.ExplicitHashKey != nil {
+			rec.ExplicitHashKey = *kr.ExplicitHashKey
+		}
+		if kr.ApproximateArrivalTimestamp != nil {
+			rec.ArrivalTime = *kr.ApproximateArrivalTimestamp
+		}
+		res, err := r.pipeline.Process(ctx, rec, pos)
+		if err != nil {
+			return errStopping // ctx ended inside a transform
+		}
+		if n := res.OutOfRange + res.Filtered; n > 0 {
+			r.metrics.Filtered.Add(float64(n))
+			r.stats.filtered.Add(int64(n))
+		}
+		if err := w.produceResult(ctx, rec, res, tr); err != nil {
+			return err
+		}
+	}
+	r.metrics.RecordsIn.Add(float64(len(b.Records)))
+	r.metrics.BytesIn.Add(float64(bytesIn))
+	r.stats.recordsIn.Add(int64(len(b.Records)))
+	r.stats.bytesIn.Add(int64(bytesIn))
+	r.stats.setLast(w.id, b)
+	return nil
+}
+
+// produceResult hands one source record's outputs to Kafka. The last output
+// of each sub-record carries the checkpoint position; the last output of the
+// record carries (seq, LastSubSequence), covering trailing sub-records that
+// were skipped or filtered.
+func (w *shardWorker) produceResult(ctx context.Context, src process.Record, res process.Result, tr *tracker) error {
+	seq := src.SequenceNumber
+	final := checkpoint.Position{Sequence: seq, SubSequence: res.LastSubSequence}
+	if len(res.Items) == 0 {
+		tr.add(final, true, false, 0)
+		return nil
+	}
+	for i, it := range res.Items {
+		var pos checkpoint.Position
+		hasPos := false
+		switch {
+		case i == len(res.Items)-1:
+			pos, hasPos = final, true
+		case res.Items[i+1].Record.SubSequence != it.Record.SubSequence:
+			pos, hasPos = checkpoint.Position{Sequence: seq, SubSequence: it.Record.SubSequence}, true
+		}
+		if err := w.produceItem(ctx, it, pos, hasPos, tr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *shardWorker) produceItem(ctx context.Context, it process.Item, pos checkpoint.Position, hasPos bool, tr *tracker) error {
+	r := w.r
+	var kr *kgo.Record
+	dlq := it.Failed()
+	if dlq {
+		if r.cfg.DLQTopic == "" {
+			return w.halt(fmt.Sprintf("record failed at stage %q and no dead-letter topic is configured (REPLICATOR_DLQ_TOPIC): %v; sequence %s subsequence %d",
+				it.Err.Stage, it.Err.Err, it.Record.SequenceNumber, it.Record.SubSequence))
+		}
+		kr = process.DLQRecord(it.Record, "", it.Err)
+		kr.Topic = r.cfg.DLQTopic
+		if size := recordSize(kr); size > r.dlqLimit()-recordOverhead {
+			return w.halt(fmt.Sprintf("record failed at stage %q (%v) and is too large for the dead-letter topic too (%d bytes, max.message.bytes %d); sequence %s subsequence %d",
+				it.Err.Stage, it.Err.Err, size, r.dlqLimit(), it.Record.SequenceNumber, it.Record.SubSequence))
+		}
+		if r.dlq.partitions > 0 {
+			kr.Partition = partition.KeyPartition(kr.Key, r.dlq.partitions)
+		}
+		w.log.Warn("record sent to the dead-letter topic", "stage", it.Err.Stage, "error", it.Err.Err.Error(),
+			"seq", it.Record.SequenceNumber, "subseq", it.Record.SubSequence, "dlq_topic", r.cfg.DLQTopic)
+	} else {
+		kr = process.KafkaRecord(it.Record)
+		kr.Topic = r.cfg.KafkaTopic
+		kr.Partition = w.partition
+	}
+	size := len(kr.Value) + len(kr.Key)
+	if err := tr.acquire(ctx, size); err != nil {
+		if errors.Is(err, errProduceFailed) {
+			return err
+		}
+		return errStopping
+	}
+	id := tr.add(pos, hasPos, true, size)
+	start := time.Now()
+	valueLen := len(kr.Value)
+	r.sink.Produce(ctx, kr, func(_ *kgo.Record, err error) {
+		if err == nil {
+			r.metrics.ProduceLatency.Observe(time.Since(start).Seconds())
+			if dlq {
+				r.metrics.RecordsDLQ.Inc()
+				r.metrics.BytesDLQ.Add(float64(valueLen))
+				r.stats.recordsDLQ.Add(1)
+				r.stats.bytesDLQ.Add(int64(valueLen))
+			} else {
+				r.metrics.RecordsOut.Inc()
+				r.metrics.BytesOut.Add(float64(valueLen))
+				r.stats.recordsOut.Add(1)
+				r.stats.bytesOut.Add(int64(valueLen))
+			}
+		}
+		tr.ack(id, err)
+	})
+	return nil
+}
+
+// recordSize approximates a record's encoded size (key, value, headers).
+func recordSize(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + 4
+	}
+	return n
+}
+
+// halt stops the shard on a record it can neither write nor dead-letter.
+func (w *shardWorker) halt(reason string) error {
+	w.mu.Lock()
+	w.halted = reason
+	w.mu.Unlock()
+	w.r.metrics.ShardsHalted.Inc()
+	w.r.stats.setHalted(w.id, reason)
+	w.log.Error("shard halted: fix the cause (e.g. set REPLICATOR_DLQ_TOPIC) and restart; records after the last checkpoint will be re-read", "reason", reason)
+	go func() {
+		defer w.r.metrics.ShardsHalted.Dec()
+		t := time.NewTicker(w.r.cfg.CheckpointInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.hard.Done():
+				return
+			case <-t.C:
+				w.log.Error("shard still halted", "reason", reason)
+			}
+		}
+	}()
+	return errHalted
+}
+
+// finishShard waits for every record of the ended shard to be acknowledged,
+// then checkpoints SHARD_END, which creates the children's leases.
+func (w *shardWorker) finishShard(b source.Batch, tr *tracker) error {
+	ctx := w.hard
+	for tr.pending() > 0 {
+		select {
+		case <-tr.failed:
+			return errProduceFailed
+		case <-ctx.Done():
+			return errStopping
+		case <-tr.changed:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if tr.failure() != nil {
+		return errProduceFailed
+	}
+	children := make([]lease.ChildShard, 0, len(b.ChildShards))
+	for _, c := range b.ChildShards {
+		cs := lease.ChildShard{ShardID: aws.ToString(c.ShardId), ParentShardIDs: c.ParentShards}
+		if c.HashKeyRange != nil {
+			cs.StartingHashKey = aws.ToString(c.HashKeyRange.StartingHashKey)
+			cs.EndingHashKey = aws.ToString(c.HashKeyRange.EndingHashKey)
+		}
+		children = append(children, cs)
+	}
+	if len(children) == 0 {
+		// Old shards and trimmed ones announce no children: ask the listing.
+		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		shards, err := source.ListShards(lctx, w.r.kin, w.r.cfg.StreamName)
+		cancel()
+		if err != nil {
+			w.log.Warn("listing shards at shard end", "error", err)
+		} else {
+			children = source.Children(shards, w.id)
+		}
+	}
+	w.ending.Store(true)
+	for attempt := 1; ; attempt++ {
+		err := w.r.cp.ShardEnd(ctx, w.id, children)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, checkpoint.ErrLeaseLost) || ctx.Err() != nil {
+			w.ending.Store(false)
+			w.log.Warn("shard end checkpoint refused", "error", err)
+			w.r.metrics.Checkpoints.WithLabelValues("lost").Inc()
+			return errStopping
+		}
+		w.log.Warn("shard end checkpoint failed; retrying", "error", err, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+			return errStopping
+		case <-time.After(min(time.Duration(attempt)*200*time.Millisecond, 3*time.Second)):
+		}
+	}
+	ids := make([]string, len(children))
+	for i, c := range children {
+		ids[i] = c.ShardID
+	}
+	w.r.metrics.Checkpoints.WithLabelValues("ok").Inc()
+	w.r.metrics.ShardsEnded.Inc()
+	w.r.stats.shardsEnded.Add(1)
+	w.log.Info("shard ended", "children", ids, "gone", b.Gone)
+	w.r.invalidateLeases()
+	w.r.requestSync()
+	return nil
+}
+
+// checkpointLoop checkpoints the watermark every CheckpointInterval.
+func (w *shardWorker) checkpointLoop(done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(w.r.cfg.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.soft.Done():
+			return
+		case <-t.C:
+			w.checkpoint(w.hard)
+		}
+	}
+}
+
+// finalCheckpoint checkpoints once more at a graceful stop.
+func (w *shardWorker) finalCheckpoint() {
+	w.checkpoint(w.shutdownCtx())
+}
+
+// checkpoint writes the current watermark if it moved. A refusal means the
+// lease is gone: stop the shard at once.
+func (w *shardWorker) checkpoint(ctx context.Context) {
+	w.mu.Lock()
+	tr := w.tr
+	last, hasLast := w.lastCP, w.hasLastCP
+	w.mu.Unlock()
+	if tr == nil || ctx.Err() != nil {
+		return
+	}
+	mark, ok := tr.watermark()
+	if !ok || (hasLast && mark == last) {
+		return
+	}
+	err := w.r.cp.Checkpoint(ctx, w.id, mark)
+	switch {
+	case err == nil:
+		w.mu.Lock()
+		w.lastCP, w.hasLastCP = mark, true
+		w.mu.Unlock()
+		w.r.metrics.Checkpoints.WithLabelValues("ok").Inc()
+		w.r.metrics.CheckpointDone(w.id, w.r.o.clock.Now())
+		w.r.stats.setCheckpoint(w.id, mark)
+	case errors.Is(err, checkpoint.ErrLeaseLost):
+		w.r.metrics.Checkpoints.WithLabelValues("lost").Inc()
+		w.lose(fmt.Sprintf("checkpoint refused: %v", err))
+	default:
+		w.r.metrics.Checkpoints.WithLabelValues("error").Inc()
+		if ctx.Err() == nil {
+			w.log.Warn("checkpoint failed; retrying at the next interval", "error", err, "position", mark.String())
+		}
+	}
+}
