@@ -54,6 +54,7 @@ import (
 
 	"github.com/shardbridge/shardbridge/replicator/checkpoint"
 	"github.com/shardbridge/shardbridge/replicator/config"
+	"github.com/shardbridge/shardbridge/replicator/kafkaopts"
 	"github.com/shardbridge/shardbridge/replicator/lease"
 	"github.com/shardbridge/shardbridge/replicator/metrics"
 	"github.com/shardbridge/shardbridge/replicator/partition"
@@ -146,6 +147,7 @@ type Replicator struct {
 	pipeline *process.Pipeline
 	decomp   *process.Decompressor
 	kafka    *kgo.Client
+	kopts    []kgo.Opt
 	sink     Sink
 	metrics  *metrics.Metrics
 
@@ -248,6 +250,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	if err != nil {
 		return nil, err
 	}
+	r.kopts = kopts
 	if r.kafka, err = kgo.NewClient(kopts...); err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
@@ -381,6 +384,9 @@ func (r *Replicator) start(ctx context.Context) error {
 	timeout := r.cfg.StartupTimeout
 	adm := kadm.NewClient(r.kafka)
 	r.readyErr.Store(ptr("connecting to kafka"))
+	if err := kafkaopts.CheckReachable(ctx, r.kopts, timeout); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
 	if err := source.Retry(ctx, timeout, "kafka", func(ctx context.Context) error {
 		var err error
 		r.topic, err = describeTopic(ctx, adm, r.cfg.KafkaTopic, "KAFKA_TOPIC")

@@ -334,9 +334,6 @@ func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Po
 			PartitionKey:   aws.ToString(kr.PartitionKey),
 			Data:           kr.Data,
 		}
-		if kr.ExplicitHashKey != nil {
-			rec.ExplicitHashKey = *kr.ExplicitHashKey
-		}
 		if kr.ApproximateArrivalTimestamp != nil {
 			rec.ArrivalTime = *kr.ApproximateArrivalTimestamp
 		}

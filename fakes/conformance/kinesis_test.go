@@ -104,7 +104,9 @@ func testListStreams(t *testing.T, tg target) {
 	// Page one stream at a time: through NextToken ...
 	seen := map[string]int{}
 	in := &kinesis.ListStreamsInput{Limit: aws.Int32(1)}
-	for page := 0; ; page++ {
+	checkSummaries := conforms(t, tg, "list-streams-summary")
+	byToken := conforms(t, tg, "list-streams-token")
+	for page := 0; byToken; page++ {
 		if page > 1000 {
 			t.Fatal("ListStreams: no end")
 		}
@@ -117,6 +119,9 @@ func testListStreams(t *testing.T, tg target) {
 		}
 		for i, n := range out.StreamNames {
 			seen[n]++
+			if !checkSummaries {
+				continue
+			}
 			if i < len(out.StreamSummaries) {
 				ss := out.StreamSummaries[i]
 				if aws.ToString(ss.StreamName) != n || ss.StreamARN == nil || ss.StreamStatus == "" {
@@ -138,7 +143,7 @@ func testListStreams(t *testing.T, tg target) {
 		in = &kinesis.ListStreamsInput{Limit: aws.Int32(1), NextToken: out.NextToken}
 	}
 	for n := range want {
-		if seen[n] != 1 {
+		if byToken && seen[n] != 1 {
 			t.Errorf("stream %s listed %d times through NextToken, want once", n, seen[n])
 		}
 	}
@@ -220,17 +225,19 @@ func testListShardsFilters(t *testing.T, tg target) {
 	s := newStream(t, tg, 1)
 	parent := *s.describe().Shards[0].ShardId
 	// Let time pass on both sides of the split so timestamps fall clearly
-	// before or after it (the references run on real time).
-	passTime(s.b, 200*time.Millisecond)
+	// before or after it. More than a second: kinesis-mock compares shard
+	// timestamps in whole seconds (AWS: milliseconds), and on real time.
+	gap := 1100 * time.Millisecond
+	passTime(s.b, gap)
 	beforeSplit := now(s.b)
-	passTime(s.b, 200*time.Millisecond)
+	passTime(s.b, gap)
 	mid := new(big.Int).Rsh(maxHashKey, 1)
 	if _, err := s.kc.SplitShard(s.ctx, &kinesis.SplitShardInput{StreamName: aws.String(s.name),
 		ShardToSplit: aws.String(parent), NewStartingHashKey: aws.String(mid.String())}); err != nil {
 		t.Fatalf("SplitShard: %v", err)
 	}
 	s.waitActive()
-	passTime(s.b, 200*time.Millisecond)
+	passTime(s.b, gap)
 	afterSplit := now(s.b)
 	children := shardIDs(s.openShards())
 	if len(children) != 2 {
@@ -242,17 +249,21 @@ func testListShardsFilters(t *testing.T, tg target) {
 		filter types.ShardFilter
 		want   []string
 		doc    string
+		id     string // deviation id, when a reference is known to differ
 	}{
-		{types.ShardFilter{Type: types.ShardFilterTypeAfterShardId, ShardId: aws.String(parent)}, children, "shards after the given id"},
-		{types.ShardFilter{Type: types.ShardFilterTypeAtTrimHorizon}, []string{parent}, "shards open at TRIM_HORIZON"},
-		{types.ShardFilter{Type: types.ShardFilterTypeFromTrimHorizon}, all, "all shards within retention"},
-		{types.ShardFilter{Type: types.ShardFilterTypeAtLatest}, children, "only open shards"},
-		{types.ShardFilter{Type: types.ShardFilterTypeAtTimestamp, Timestamp: aws.Time(beforeSplit)}, []string{parent}, "shards open at a time before the split"},
-		{types.ShardFilter{Type: types.ShardFilterTypeAtTimestamp, Timestamp: aws.Time(afterSplit)}, children, "shards open at a time after the split"},
-		{types.ShardFilter{Type: types.ShardFilterTypeFromTimestamp, Timestamp: aws.Time(beforeSplit)}, all, "shards closed after the time, and open shards"},
-		{types.ShardFilter{Type: types.ShardFilterTypeFromTimestamp, Timestamp: aws.Time(afterSplit)}, children, "closed before the time: only open shards"},
+		{types.ShardFilter{Type: types.ShardFilterTypeAfterShardId, ShardId: aws.String(parent)}, children, "shards after the given id", ""},
+		{types.ShardFilter{Type: types.ShardFilterTypeAtTrimHorizon}, []string{parent}, "shards open at TRIM_HORIZON", "filter-at-trim"},
+		{types.ShardFilter{Type: types.ShardFilterTypeFromTrimHorizon}, all, "all shards within retention", ""},
+		{types.ShardFilter{Type: types.ShardFilterTypeAtLatest}, children, "only open shards", ""},
+		{types.ShardFilter{Type: types.ShardFilterTypeAtTimestamp, Timestamp: aws.Time(beforeSplit)}, []string{parent}, "shards open at a time before the split", ""},
+		{types.ShardFilter{Type: types.ShardFilterTypeAtTimestamp, Timestamp: aws.Time(afterSplit)}, children, "shards open at a time after the split", ""},
+		{types.ShardFilter{Type: types.ShardFilterTypeFromTimestamp, Timestamp: aws.Time(beforeSplit)}, all, "shards closed after the time, and open shards", ""},
+		{types.ShardFilter{Type: types.ShardFilterTypeFromTimestamp, Timestamp: aws.Time(afterSplit)}, children, "closed before the time: only open shards", ""},
 	}
 	for _, c := range cases {
+		if c.id != "" && !conforms(t, tg, c.id) {
+			continue
+		}
 		f := c.filter
 		if got := shardIDs(s.shards(&f)); !reflect.DeepEqual(got, c.want) {
 			ts := ""
@@ -289,6 +300,9 @@ func testPartitionKeyHashing(t *testing.T, tg target) {
 	}
 	// Outside [0, 2^128-1] or not a number: InvalidArgumentException.
 	for _, bad := range []string{new(big.Int).Add(maxHashKey, big.NewInt(1)).String(), "not-a-number", "-1"} {
+		if bad == "not-a-number" && !conforms(t, tg, "explicit-hash-key-nan") {
+			continue
+		}
 		_, err := s.kc.PutRecord(s.ctx, &kinesis.PutRecordInput{StreamName: aws.String(s.name),
 			PartitionKey: aws.String("k"), Data: []byte("x"), ExplicitHashKey: aws.String(bad)})
 		var ia *types.InvalidArgumentException
@@ -365,10 +379,11 @@ func testPutRecordsAndOrdering(t *testing.T, tg target) {
 	for i := range big {
 		big[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String("k"), Data: []byte("x")}
 	}
-	_, err = s.kc.PutRecords(s.ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.name), Records: big})
-	wantCode(t, "PutRecords with 501 entries", err, "InvalidArgumentException", "ValidationException")
-	if err != nil {
-		t.Logf("501 entries answered %s", errorCode(err))
+	if conforms(t, tg, "put-records-501") {
+		_, err = s.kc.PutRecords(s.ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.name), Records: big})
+		// The API reference allows 500 entries; which of the two codes AWS
+		// uses for the model constraint is not documented.
+		wantCode(t, "PutRecords with 501 entries", err, "InvalidArgumentException", "ValidationException")
 	}
 }
 
@@ -452,18 +467,19 @@ func testGetRecordsPaging(t *testing.T, tg target) {
 	var sizes []int
 	var all []string
 	for range 10 {
-		out := s.get(it, 3)
+		limit := int32(3)
+		if len(sizes) == 0 {
+			limit = 1 // just "old": the reader is then at least 300 ms behind
+		}
+		out := s.get(it, limit)
 		if out.NextShardIterator == nil {
 			t.Fatal("an open shard returned a null NextShardIterator")
-		}
-		if *out.NextShardIterator == it {
-			t.Error("NextShardIterator is not fresh (same as the one used)")
 		}
 		if out.MillisBehindLatest == nil {
 			t.Fatal("MillisBehindLatest missing")
 		}
-		if len(sizes) == 0 && *out.MillisBehindLatest <= 0 {
-			t.Errorf("reading the oldest record of 10 (300 ms older than the tip): MillisBehindLatest = %d, want > 0", *out.MillisBehindLatest)
+		if len(sizes) == 0 && *out.MillisBehindLatest < 300 {
+			t.Errorf("after reading only the record put 300 ms before the rest: MillisBehindLatest = %d, want >= 300", *out.MillisBehindLatest)
 		}
 		sizes = append(sizes, len(out.Records))
 		all = append(all, datas(out.Records)...)
@@ -475,8 +491,8 @@ func testGetRecordsPaging(t *testing.T, tg target) {
 			break
 		}
 	}
-	if want := []int{3, 3, 3, 1, 0}; !reflect.DeepEqual(sizes, want) {
-		t.Errorf("page sizes with Limit 3: %v, want %v", sizes, want)
+	if want := []int{1, 3, 3, 3, 0}; !reflect.DeepEqual(sizes, want) {
+		t.Errorf("page sizes with Limit 1 then 3: %v, want %v", sizes, want)
 	}
 	if len(all) != 10 || all[0] != "old" || all[9] != "r8" {
 		t.Errorf("records %v", all)
@@ -489,10 +505,11 @@ func testGetRecordsPaging(t *testing.T, tg target) {
 		t.Logf("Limit 10001 answered %q", errorCode(err))
 	}
 	// A malformed iterator is refused.
-	_, err = s.kc.GetRecords(s.ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String("not-an-iterator")})
-	wantCode(t, "GetRecords with a malformed iterator", err, "InvalidArgumentException", "ResourceNotFoundException", "ExpiredIteratorException")
-	if err != nil {
-		t.Logf("malformed iterator answered %q", errorCode(err))
+	if conforms(t, tg, "malformed-iterator") {
+		_, err = s.kc.GetRecords(s.ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String("not-an-iterator")})
+		if !errors.As(err, &ia) {
+			t.Errorf("GetRecords with a malformed iterator: want InvalidArgumentException, got %v", err)
+		}
 	}
 }
 
@@ -589,9 +606,14 @@ func testMergeShards(t *testing.T, tg target) {
 		t.Errorf("MergeShards of non-adjacent shards: want InvalidArgumentException, got %v", err)
 	}
 	s.put("x", "in-c", shards[2].HashKeyRange.StartingHashKey)
-	// Adjacent, given in reverse order (higher range first).
-	if _, err := s.kc.MergeShards(s.ctx, &kinesis.MergeShardsInput{StreamName: aws.String(s.name), ShardToMerge: aws.String(c), AdjacentShardToMerge: aws.String(b)}); err != nil {
-		t.Fatalf("MergeShards(%s, %s): %v", c, b, err)
+	// Adjacent, given in reverse order (higher range first): AWS accepts
+	// either order.
+	first, second := c, b
+	if !conforms(t, tg, "merge-order") {
+		first, second = b, c
+	}
+	if _, err := s.kc.MergeShards(s.ctx, &kinesis.MergeShardsInput{StreamName: aws.String(s.name), ShardToMerge: aws.String(first), AdjacentShardToMerge: aws.String(second)}); err != nil {
+		t.Fatalf("MergeShards(%s, %s): %v", first, second, err)
 	}
 	s.waitActive()
 	open := s.openShards()
@@ -608,7 +630,7 @@ func testMergeShards(t *testing.T, tg target) {
 	if !reflect.DeepEqual(sorted(aws.ToString(child.ParentShardId), aws.ToString(child.AdjacentParentShardId)), sorted(b, c)) {
 		t.Errorf("merged child %s: parents %v / %v, want %s and %s", *child.ShardId, aws.ToString(child.ParentShardId), aws.ToString(child.AdjacentParentShardId), b, c)
 	}
-	t.Logf("MergeShards(ShardToMerge=%s, Adjacent=%s) → ParentShardId=%s AdjacentParentShardId=%s", c, b, aws.ToString(child.ParentShardId), aws.ToString(child.AdjacentParentShardId))
+	t.Logf("MergeShards(ShardToMerge=%s, Adjacent=%s) → ParentShardId=%s AdjacentParentShardId=%s", first, second, aws.ToString(child.ParentShardId), aws.ToString(child.AdjacentParentShardId))
 	if *child.HashKeyRange.StartingHashKey != *shards[1].HashKeyRange.StartingHashKey || *child.HashKeyRange.EndingHashKey != *shards[2].HashKeyRange.EndingHashKey {
 		t.Errorf("merged range %s..%s, want the union", *child.HashKeyRange.StartingHashKey, *child.HashKeyRange.EndingHashKey)
 	}

@@ -241,3 +241,32 @@ func ctxT(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// deviations lists, per reference emulator, behaviours this suite observed to
+// differ from the AWS documentation. A case consults conforms before checking
+// such a behaviour; the in-process emulators have no entries, so there the
+// AWS behaviour is always checked. docs/conformance.md describes each entry.
+var deviations = map[string]map[string]string{
+	KinesisMock: {
+		"merge-order":           "MergeShards refuses the adjacent pair given higher range first (\"Provided shards are not adjacent\"); AWS accepts either order",
+		"explicit-hash-key-nan": "a non-numeric ExplicitHashKey answers HTTP 500 UnknownError; AWS answers InvalidArgumentException",
+		"malformed-iterator":    "a malformed ShardIterator answers HTTP 500 UnknownError; AWS answers InvalidArgumentException",
+		"put-records-501":       "PutRecords accepts more than 500 entries; AWS refuses the request",
+		"list-streams-summary":  "ListStreams returns no StreamSummaries",
+		"list-streams-token":    "ListStreams sets HasMoreStreams without a NextToken, so only ExclusiveStartStreamName paging works",
+		"filter-at-trim":        "ShardFilter AT_TRIM_HORIZON lists every shard, not just those open at the trim horizon",
+	},
+	Dynalite: {},
+}
+
+// conforms reports whether tg is expected to behave as AWS documents for the
+// behaviour id. When it is not, conforms logs the known deviation and the
+// caller skips that one assertion (the in-process run still checks it).
+func conforms(t *testing.T, tg target, id string) bool {
+	t.Helper()
+	if why, ok := deviations[tg.impl][id]; ok {
+		t.Logf("known %s deviation from AWS (%s): %s — not checked here", tg.impl, id, why)
+		return false
+	}
+	return true
+}

@@ -267,6 +267,7 @@ func (e *Emulator) table(name string) (*table, *apiError) {
 	if err := validateTableName(name); err != nil {
 		return nil, err
 	}
+	name = tableNameFromARN(name)
 	e.mu.RLock()
 	t := e.tables[name]
 	e.mu.RUnlock()
@@ -279,6 +280,9 @@ func (e *Emulator) table(name string) (*table, *apiError) {
 func validateTableName(name string) *apiError {
 	if name == "" {
 		return validationErr("1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null")
+	}
+	if strings.HasPrefix(name, "arn:") {
+		return nil // a table ARN; the lookup extracts the name
 	}
 	if len(name) < 3 || len(name) > 255 {
 		return validationErr("TableName must be at least 3 characters long and at most 255 characters long")

@@ -176,7 +176,7 @@ func TestDescribeStreamPagination(t *testing.T) {
 		t.Fatalf("second page %v", got)
 	}
 	var all []string
-	p := sdk.NewDescribeStreamPaginator(e.c, &sdk.DescribeStreamInput{StreamName: aws.String("s")}, func(o *sdk.DescribeStreamPaginatorOptions) { o.Limit = 2 })
+	p := sdk.NewDescribeStreamPaginator(e.c, &sdk.DescribeStreamInput{StreamName: aws.String("s")}, func(o *sdk.DescribeStreamPaginatorOptions) { o.Limit = aws.Int32(2) })
 	for p.HasMorePages() {
 		out := must[*sdk.DescribeStreamOutput](t)(p.NextPage(ctx))
 		all = append(all, ids(out.StreamDescription.Shards)...)

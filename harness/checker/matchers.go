@@ -151,8 +151,16 @@ func anomalyMatcher(what string, get func(Result) Anomaly, meaning string) *resu
 		if a.Count == 0 {
 			return true, ""
 		}
-		return false, fmt.Sprintf("%d records were %s:\n%s", a.Count, meaning, formatExamples(a))
+		return false, fmt.Sprintf("%s %s:\n%s", records(a.Count), meaning, formatExamples(a))
 	}}
+}
+
+// records renders "1 record was" or "n records were".
+func records(n int) string {
+	if n == 1 {
+		return "1 record was"
+	}
+	return fmt.Sprintf("%d records were", n)
 }
 
 func formatExamples(a Anomaly) string {

@@ -68,6 +68,8 @@ type Config struct {
 	TLSCAFile        string
 	TLSCertFile      string
 	TLSKeyFile       string
+	// TLSInsecureSkipVerify turns off broker certificate checks (test clusters only).
+	TLSInsecureSkipVerify bool
 
 	CheckpointInterval time.Duration
 	WorkerID           string
@@ -264,6 +266,7 @@ func (c *Config) validate() error {
 			{"REPLICATOR_KAFKA_TLS_CA_FILE", c.TLSCAFile},
 			{"REPLICATOR_KAFKA_TLS_CERT_FILE", c.TLSCertFile},
 			{"REPLICATOR_KAFKA_TLS_KEY_FILE", c.TLSKeyFile},
+			{"REPLICATOR_KAFKA_TLS_INSECURE_SKIP_VERIFY", map[bool]string{true: "true"}[c.TLSInsecureSkipVerify]},
 		} {
 			if f.v != "" {
 				return fmt.Errorf("%s: set, but KAFKA_SECURITY_PROTOCOL is %s (use SSL or SASL_SSL)", f.env, c.SecurityProtocol)
@@ -317,6 +320,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("tls_ca_file", r.TLSCAFile),
 		slog.String("tls_cert_file", r.TLSCertFile),
 		slog.String("tls_key_file", r.TLSKeyFile),
+		slog.Bool("tls_insecure_skip_verify", r.TLSInsecureSkipVerify),
 		slog.Duration("checkpoint_interval", r.CheckpointInterval),
 		slog.String("worker_id", r.WorkerID),
 		slog.String("delivery", r.DeliveryMode),

@@ -77,6 +77,15 @@ var specs = []spec{
 		func(c *Config, v string) error { c.TLSCertFile = v; return nil }},
 	{Setting{"REPLICATOR_KAFKA_TLS_KEY_FILE", "kafka-tls-key-file", "", "PEM private key of the client certificate."},
 		func(c *Config, v string) error { c.TLSKeyFile = v; return nil }},
+	{Setting{"REPLICATOR_KAFKA_TLS_INSECURE_SKIP_VERIFY", "kafka-tls-insecure-skip-verify", "false", "Skip verification of the brokers' certificates (test clusters with throwaway certificates only)."},
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.TLSInsecureSkipVerify = b
+			return nil
+		}},
 	{Setting{"REPLICATOR_KAFKA_COMPRESSION", "kafka-compression", "snappy", "Produce compression: none, gzip, snappy, lz4 or zstd."},
 		oneOf(func(c *Config) *string { return &c.Compression }, "none", "gzip", "snappy", "lz4", "zstd")},
 	{Setting{"REPLICATOR_KAFKA_LINGER", "kafka-linger", "5ms", "How long the producer waits to fill a batch (Go duration)."},

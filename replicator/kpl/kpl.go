@@ -50,7 +50,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Magic is the 4-byte prefix of every KPL aggregated record.
+// magic is the 4-byte prefix of every KPL aggregated record.
 var magic = [4]byte{0xF3, 0x89, 0x9A, 0xC2}
 
 const (

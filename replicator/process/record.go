@@ -37,7 +37,9 @@ type Record struct {
 	ShardID        string
 	SequenceNumber string
 	// SubSequence is the KPL sub-record's index in its aggregate, or -1 for
-	// a plain (non-aggregated) record.
+	// a plain (non-aggregated) record. Note the zero value 0 means "first
+	// sub-record": set -1 when building a plain Record by hand
+	// (Pipeline.Process does so for its input).
 	SubSequence     int64
 	PartitionKey    string
 	ExplicitHashKey string

@@ -1,0 +1,74 @@
+// Command replicator copies a Kinesis data stream into a Kafka topic.
+//
+// Configuration comes from environment variables (the Python KCL bridge's
+// names keep working) and mirroring flags; `replicator -h` lists them.
+// Endpoints, credentials and region come from the AWS SDK's default chain
+// (AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...),
+// with KCL_REGION taking precedence for the region.
+//
+// Exit codes: 0 after a graceful stop (SIGTERM or SIGINT), 1 on a runtime
+// failure, 2 on bad configuration (one line on stderr naming the setting).
+// Logs are JSON lines on stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/shardbridge/shardbridge/replicator"
+	"github.com/shardbridge/shardbridge/replicator/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	cfg, err := config.LoadArgs(args, lookup)
+	if errors.Is(err, flag.ErrHelp) {
+		config.Usage(stdout)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "replicator: configuration: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log.Info("replicator starting", "config", cfg, "pid", os.Getpid())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	r, err := replicator.New(ctx, cfg, replicator.WithLogger(log))
+	if err != nil {
+		// New only fails on configuration (settings, region, TLS files).
+		fmt.Fprintf(stderr, "replicator: configuration: %v\n", oneLine(err))
+		return 2
+	}
+	if err := r.Run(ctx); err != nil {
+		log.Error("replicator failed", "error", err.Error())
+		return 1
+	}
+	log.Info("replicator stopped")
+	return 0
+}
+
+// oneLine keeps the configuration error on one line, as the contract says.
+func oneLine(err error) string {
+	s := err.Error()
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r == '\n' {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestBadConfigurationExits2WithOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{}, nil, "KCL_STREAM_NAME: required"},
+		{map[string]string{"KCL_STREAM_NAME": "s", "KCL_APPLICATION_NAME": "a", "KAFKA_BOOTSTRAP_SERVERS": "b:9092"}, nil, "KAFKA_TOPIC: required"},
+		{map[string]string{"KCL_STREAM_NAME": "s", "KCL_APPLICATION_NAME": "a", "KAFKA_TOPIC": "t", "KAFKA_BOOTSTRAP_SERVERS": "b:9092",
+			"CHECKPOINT_FREQ_SECONDS": "abc"}, nil, `CHECKPOINT_FREQ_SECONDS: "abc" is not a number`},
+		{map[string]string{"KCL_STREAM_NAME": "s", "KCL_APPLICATION_NAME": "a", "KAFKA_TOPIC": "t", "KAFKA_BOOTSTRAP_SERVERS": "b:9092"},
+			[]string{"-delivery=exactly-once"}, `REPLICATOR_DELIVERY: "exactly-once" is not implemented yet`},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, env(tc.env), &stdout, &stderr)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2", tc.want, code)
+		}
+		out := stderr.String()
+		if !strings.Contains(out, tc.want) || strings.Count(out, "\n") != 1 {
+			t.Errorf("stderr %q: want one line containing %q", out, tc.want)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-h"}, env(nil), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(stdout.String(), "KCL_STREAM_NAME") {
+		t.Errorf("usage: %s", stdout.String())
+	}
+}
