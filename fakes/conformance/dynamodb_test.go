@@ -142,20 +142,20 @@ func testItemCRUD(t *testing.T, tg target) {
 	full := item{
 		"pk": sv("a"), "s": sv("text"), "n": nv("42"), "b": bv([]byte{0, 1, 2}), "t": boolv(true), "z": nullv(),
 		"l":  lv(sv("first"), nv("2"), mv(item{"in": sv("list")})),
-		"m":  mv(item{"inner": mv(item{"deep": sv("value"), "other": nv("1")}), "flat": sv("f")}),
+		"m":  mv(item{"child": mv(item{"deep": sv("value"), "other": nv("1")}), "flat": sv("f")}),
 		"ss": ssv("x", "y"), "ns": nsv("1", "2.5"), "bs": bsv([]byte("p"), []byte("q")),
 	}
 	d.put(full)
 	wantItem(t, "GetItem after PutItem", d.get(item{"pk": sv("a")}), full)
 
 	pout, err := d.dc.GetItem(d.ctx, &dynamodb.GetItemInput{TableName: aws.String(d.name), Key: item{"pk": sv("a")},
-		ProjectionExpression:     aws.String("#s, m.inner.deep, l[2].#in, missing"),
+		ProjectionExpression:     aws.String("#s, m.child.deep, l[2].#in, nothere"),
 		ExpressionAttributeNames: map[string]string{"#s": "s", "#in": "in"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantItem(t, "GetItem with ProjectionExpression", pout.Item, item{"s": sv("text"),
-		"m": mv(item{"inner": mv(item{"deep": sv("value")})}), "l": lv(mv(item{"in": sv("list")}))})
+		"m": mv(item{"child": mv(item{"deep": sv("value")})}), "l": lv(mv(item{"in": sv("list")}))})
 
 	if got := d.get(item{"pk": sv("nope")}); got != nil {
 		t.Errorf("GetItem of a missing key: %v, want no item", plainItem(got))
@@ -244,6 +244,9 @@ func testConditionLanguage(t *testing.T, tg target) {
 	}
 	for _, c := range cases {
 		vs, ns := exprArgs(values, names, c.expr)
+		if vs == nil {
+			vs = item{}
+		}
 		vs[":touch"] = nv("1")
 		_, err := d.dc.UpdateItem(d.ctx, &dynamodb.UpdateItemInput{TableName: aws.String(d.name), Key: item{"pk": sv("c")},
 			UpdateExpression: aws.String("SET touched = :touch"), ConditionExpression: aws.String(c.expr),
@@ -284,12 +287,12 @@ func testUpdateExpressions(t *testing.T, tg target) {
 
 	// Every operand reads the item as it was before the update (a2 copies the old a).
 	got := mustUpdate("SET a = a + :two, b = b - :one, c = if_not_exists(c, :zero), a2 = if_not_exists(a, :zero), "+
-		"l = list_append(l, :l34), m.x.z = :str, m.x.y = m.x.y + :one REMOVE gone ADD cnt :five, ss :ssc DELETE ss :ssa",
+		"l = list_append(l, :l34), m.x.z = :str, m.x.y = m.x.y + :one REMOVE gone ADD cnt :five, ss2 :ssc DELETE ss :ssa",
 		types.ReturnValueAllNew, item{":two": nv("2"), ":one": nv("1"), ":zero": nv("0"), ":l34": lv(nv("3"), nv("4")),
 			":str": sv("s"), ":five": nv("5"), ":ssc": ssv("c"), ":ssa": ssv("a")})
 	wantItem(t, "SET/REMOVE/ADD/DELETE with ALL_NEW", got, item{"pk": sv("u"), "a": nv("12"), "b": nv("2"), "c": nv("0"), "a2": nv("10"),
 		"l": lv(nv("1"), nv("2"), nv("3"), nv("4")), "m": mv(item{"x": mv(item{"y": nv("2"), "z": sv("s")})}),
-		"ss": ssv("b", "c"), "keep": sv("k"), "cnt": nv("5")})
+		"ss": ssv("b"), "ss2": ssv("c"), "keep": sv("k"), "cnt": nv("5")})
 
 	got = mustUpdate("SET l = list_append(:l0, l)", types.ReturnValueUpdatedNew, item{":l0": lv(nv("0"))})
 	wantItem(t, "list_append prepend with UPDATED_NEW", got, item{"l": lv(nv("0"), nv("1"), nv("2"), nv("3"), nv("4"))})
@@ -308,13 +311,16 @@ func testUpdateExpressions(t *testing.T, tg target) {
 	wantItem(t, "list and map after REMOVE l[0], m.x.z", item{"l": after["l"], "m": after["m"]},
 		item{"l": lv(nv("1"), nv("2"), nv("3"), nv("4")), "m": mv(item{"x": mv(item{"y": nv("9")})})})
 
-	got = mustUpdate("ADD a :neg DELETE ss :ssb", types.ReturnValueUpdatedOld, item{":neg": nv("-3"), ":ssb": ssv("b")})
-	wantItem(t, "ADD a negative number, DELETE from a set, UPDATED_OLD", got, item{"a": nv("100"), "ss": ssv("b", "c")})
+	got = mustUpdate("ADD a :neg, ss :ssc DELETE ss2 :ssx", types.ReturnValueUpdatedOld, item{":neg": nv("-3"), ":ssc": ssv("c", "d"), ":ssx": ssv("x")})
+	wantItem(t, "ADD a negative number, ADD to a set, DELETE a missing member, UPDATED_OLD", got, item{"a": nv("100"), "ss": ssv("b"), "ss2": ssv("c")})
 
-	// Deleting a set's last element removes the attribute (DynamoDB has no empty sets).
-	got = mustUpdate("DELETE ss :ssc", types.ReturnValueAllNew, item{":ssc": ssv("c")})
+	// Deleting a set's last members removes the attribute (DynamoDB has no empty sets).
+	got = mustUpdate("DELETE ss :ssbcd", types.ReturnValueAllNew, item{":ssbcd": ssv("b", "c", "d")})
 	if _, ok := got["ss"]; ok {
 		t.Errorf("empty set kept: %v", plain(got["ss"]))
+	}
+	if a := plain(got["a"]); a != "N:97" {
+		t.Errorf("a after ADD -3: %v, want 97", a)
 	}
 	// SET at an index past the end of a list appends.
 	got = mustUpdate("SET l[10] = :x", types.ReturnValueUpdatedNew, item{":x": sv("end")})
@@ -376,9 +382,11 @@ func testNumbers(t *testing.T, tg target) {
 	// 39 significant digits cannot be stored, directly or as a result.
 	_, err = d.dc.PutItem(d.ctx, &dynamodb.PutItemInput{TableName: aws.String(d.name), Item: item{"pk": sv("x"), "v": nv("1234567890123456789012345678901234567890.1")}})
 	wantCode(t, "PutItem with 41 significant digits", err, "ValidationException")
-	_, err = d.dc.UpdateItem(d.ctx, &dynamodb.UpdateItemInput{TableName: aws.String(d.name), Key: item{"pk": sv("n")},
-		UpdateExpression: aws.String("SET big = big + :tenth"), ExpressionAttributeValues: item{":tenth": nv("0.1")}})
-	wantCode(t, "arithmetic needing 39 significant digits", err, "ValidationException")
+	if conforms(t, tg, "arith-precision") {
+		_, err = d.dc.UpdateItem(d.ctx, &dynamodb.UpdateItemInput{TableName: aws.String(d.name), Key: item{"pk": sv("n")},
+			UpdateExpression: aws.String("SET big = big + :tenth"), ExpressionAttributeValues: item{":tenth": nv("0.1")}})
+		wantCode(t, "arithmetic needing 39 significant digits", err, "ValidationException")
+	}
 	_, err = d.dc.PutItem(d.ctx, &dynamodb.PutItemInput{TableName: aws.String(d.name), Item: item{"pk": sv("x"), "v": nv("1E+126")}})
 	wantCode(t, "PutItem of 1E+126 (above the largest number)", err, "ValidationException")
 	_, err = d.dc.PutItem(d.ctx, &dynamodb.PutItemInput{TableName: aws.String(d.name), Item: item{"pk": sv("x"), "v": nv("abc")}})

@@ -362,8 +362,13 @@ func (e *Emulator) query(in *queryInput) (*readOutput, *apiError) {
 		return nil, err
 	}
 	if filter != nil {
-		// DynamoDB refuses filters on key attributes of the queried view.
-		_ = filter
+		// DynamoDB refuses filters on the key attributes being queried:
+		// those belong in the key condition.
+		for _, name := range filter.TopNames() {
+			if name == v.hash.name || v.rng != nil && name == v.rng.name {
+				return nil, validationErr("Filter Expression can only contain non-primary key attributes: Primary key attribute: %s", name)
+			}
+		}
 	}
 	var start *pos
 	if in.ExclusiveStartKey != nil {

@@ -130,8 +130,11 @@ func (e *Emulator) opPutRecords(body []byte) ([]byte, error) {
 		streamRef
 		Records []putEntry `json:"Records"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
+	var ok bool
+	if in.streamRef, in.Records, ok = parsePutRecords(body); !ok {
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
 	}
 	s, err := e.lookup(in.streamRef)
 	if err != nil {

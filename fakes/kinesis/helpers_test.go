@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -43,6 +44,7 @@ func newClient(url string) *sdk.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		BaseEndpoint: aws.String(url),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Transport: kinesis.SDKTransport(nil)},
 	})
 }
 

@@ -482,3 +482,48 @@ func TestParsePayload(t *testing.T) {
 		t.Fatalf("garbage parsed: %v", err)
 	}
 }
+
+// blocking holds its first call until released, ignoring the context, as a
+// slow Kinesis would.
+type blocking struct {
+	*scripted
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (b *blocking) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, o ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	first := false
+	b.once.Do(func() { first = true })
+	if first {
+		close(b.entered)
+		<-b.release
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return b.scripted.PutRecords(ctx, in, o...)
+}
+
+// When Run's context ends mid-call, the call may still finish within the
+// drain grace and its acknowledgements count.
+func TestCallInFlightAtCancelIsDrained(t *testing.T) {
+	b := &blocking{scripted: newScripted(12), entered: make(chan struct{}), release: make(chan struct{})}
+	w, err := New(b, "stream", WithKeys(UniformKeys(1000)), WithTotal(5000), WithBatchSize(10), WithDrainGrace(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	<-b.entered
+	cancel()
+	close(b.release)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want a missed total", err)
+	}
+	if len(w.Acked()) != 10 || len(w.Unconfirmed()) != 0 {
+		t.Fatalf("acked %d, unconfirmed %d; want the drained call's 10 and none", len(w.Acked()), len(w.Unconfirmed()))
+	}
+	checkOrder(t, w, b.scripted, 10)
+}

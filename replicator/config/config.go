@@ -259,6 +259,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("KAFKA_SASL_PASSWORD: required when KAFKA_SECURITY_PROTOCOL is %s", c.SecurityProtocol)
 	case !sasl && c.SASLUsername != "":
 		return fmt.Errorf("KAFKA_SASL_USERNAME: set, but KAFKA_SECURITY_PROTOCOL is %s (use SASL_SSL or SASL_PLAINTEXT)", c.SecurityProtocol)
+	case !sasl && c.SASLPassword != "":
+		return fmt.Errorf("KAFKA_SASL_PASSWORD: set, but KAFKA_SECURITY_PROTOCOL is %s (use SASL_SSL or SASL_PLAINTEXT)", c.SecurityProtocol)
+	case !sasl && c.SASLMechanism != "":
+		return fmt.Errorf("KAFKA_SASL_MECHANISM: set, but KAFKA_SECURITY_PROTOCOL is %s (use SASL_SSL or SASL_PLAINTEXT)", c.SecurityProtocol)
+	case sasl && c.SASLMechanism == "":
+		c.SASLMechanism = "PLAIN"
 	}
 	tls := c.SecurityProtocol == "SSL" || c.SecurityProtocol == "SASL_SSL"
 	if !tls {

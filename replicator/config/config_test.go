@@ -31,7 +31,7 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		StreamName: "orders", ApplicationName: "orders-bridge", InitialPosition: TrimHorizon,
 		KafkaTopic: "orders", KafkaBrokers: []string{"b1:9092", "b2:9092"}, KafkaClientID: "shardbridge-replicator",
-		SASLMechanism: "PLAIN", SecurityProtocol: "PLAINTEXT", CheckpointInterval: 10 * time.Second,
+		SecurityProtocol: "PLAINTEXT", CheckpointInterval: 10 * time.Second,
 		DeliveryMode: AtLeastOnce, Partitioning: PartitionByKey, MetricsAddr: ":9464",
 		PollInterval: 200 * time.Millisecond, FailoverTime: 10 * time.Second, ShardSyncInterval: time.Minute,
 		MaxInFlightPerShard: 10000, MaxInFlightBytesPerShard: 16 << 20, MaxRecordsPerGet: 10000,
@@ -99,6 +99,8 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA_SASL_USERNAME: required when KAFKA_SECURITY_PROTOCOL is SASL_SSL"},
 		{map[string]string{"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_PASSWORD: required when KAFKA_SECURITY_PROTOCOL is SASL_SSL"},
 		{map[string]string{"KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_USERNAME: set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"},
+		{map[string]string{"KAFKA_SASL_PASSWORD": "p"}, "KAFKA_SASL_PASSWORD: set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN"}, "KAFKA_SASL_MECHANISM: set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"},
 		{map[string]string{"REPLICATOR_KAFKA_TLS_CA_FILE": "/ca.pem"}, "REPLICATOR_KAFKA_TLS_CA_FILE: set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"},
 		{map[string]string{"KAFKA_SECURITY_PROTOCOL": "SSL", "REPLICATOR_KAFKA_TLS_KEY_FILE": "/k.pem"}, "REPLICATOR_KAFKA_TLS_CERT_FILE: required with REPLICATOR_KAFKA_TLS_KEY_FILE"},
 		{map[string]string{"KAFKA_SECURITY_PROTOCOL": "SSL", "REPLICATOR_KAFKA_TLS_CERT_FILE": "/c.pem"}, "REPLICATOR_KAFKA_TLS_KEY_FILE: required with REPLICATOR_KAFKA_TLS_CERT_FILE"},

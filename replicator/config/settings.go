@@ -65,7 +65,7 @@ var specs = []spec{
 		func(c *Config, v string) error { c.KafkaClientID = v; return nil }},
 	{Setting{"KAFKA_SECURITY_PROTOCOL", "kafka-security-protocol", "PLAINTEXT", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."},
 		oneOf(func(c *Config) *string { return &c.SecurityProtocol }, "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")},
-	{Setting{"KAFKA_SASL_MECHANISM", "kafka-sasl-mechanism", "PLAIN", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL_* protocol)."},
+	{Setting{"KAFKA_SASL_MECHANISM", "kafka-sasl-mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; only with a SASL_* protocol, where it defaults to PLAIN."},
 		oneOf(func(c *Config) *string { return &c.SASLMechanism }, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")},
 	{Setting{"KAFKA_SASL_USERNAME", "kafka-sasl-username", "", "SASL user name."},
 		func(c *Config, v string) error { c.SASLUsername = v; return nil }},

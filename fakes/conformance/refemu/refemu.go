@@ -195,6 +195,9 @@ func StartKinesisMock(ctx context.Context, opts ...Option) (*Process, error) {
 		return nil, fmt.Errorf("kinesis-mock: resolve %s: %w", bin, err)
 	}
 	cert := filepath.Join(filepath.Dir(real), "server.json")
+	if c := os.Getenv("KINESIS_MOCK_CERT_PATH"); c != "" {
+		cert = c // a binary installed elsewhere may keep its certificate apart
+	}
 	if _, err := os.Stat(cert); err != nil {
 		return nil, fmt.Errorf("kinesis-mock: certificate %s (KINESIS_MOCK_CERT_PATH) missing: %w", cert, err)
 	}

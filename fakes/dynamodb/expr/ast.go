@@ -98,13 +98,13 @@ const (
 
 // operand is a value-producing term: a path, a :placeholder or a function call.
 type operand struct {
-	kind      opKind
-	path      *rawPath
-	ref       string     // opValue: the :placeholder
-	val       attr.Value // opValue: resolved
-	fn        string     // opCall
-	args      []*operand
-	parens    int // pairs of parentheses written directly around it
+	kind   opKind
+	path   *rawPath
+	ref    string     // opValue: the :placeholder
+	val    attr.Value // opValue: resolved
+	fn     string     // opCall
+	args   []*operand
+	parens int // pairs of parentheses written directly around it
 }
 
 type nodeKind uint8

@@ -130,3 +130,38 @@ func (o *operand) eval(item attr.Item) attr.Value {
 	}
 	return attr.Value{}
 }
+
+// TopNames returns the top-level attribute names the condition reads, in
+// order of appearance, without duplicates.
+func (c *Condition) TopNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	var walkOp func(o *operand)
+	walkOp = func(o *operand) {
+		switch o.kind {
+		case opPath:
+			if n := o.path.resolved[0].Name; !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		case opCall:
+			for _, a := range o.args {
+				walkOp(a)
+			}
+		}
+	}
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.l != nil {
+			walk(n.l)
+		}
+		if n.r != nil {
+			walk(n.r)
+		}
+		for _, o := range n.args {
+			walkOp(o)
+		}
+	}
+	walk(c.root)
+	return names
+}

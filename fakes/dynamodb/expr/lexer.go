@@ -8,26 +8,26 @@ import (
 type tokKind uint8
 
 const (
-	tEOF     tokKind = iota
-	tIdent           // bare name, keyword or function name: [A-Za-z][A-Za-z0-9_]*
-	tName            // #placeholder
-	tValue           // :placeholder
-	tNumber          // list index digits
-	tLParen          // (
-	tRParen          // )
-	tLBracket        // [
-	tRBracket        // ]
-	tComma           // ,
-	tDot             // .
-	tEq              // =
-	tNe              // <>
-	tLt              // <
-	tLe              // <=
-	tGt              // >
-	tGe              // >=
-	tPlus            // +
-	tMinus           // -
-	tInvalid         // a character DynamoDB's lexer does not know
+	tEOF      tokKind = iota
+	tIdent            // bare name, keyword or function name: [A-Za-z][A-Za-z0-9_]*
+	tName             // #placeholder
+	tValue            // :placeholder
+	tNumber           // list index digits
+	tLParen           // (
+	tRParen           // )
+	tLBracket         // [
+	tRBracket         // ]
+	tComma            // ,
+	tDot              // .
+	tEq               // =
+	tNe               // <>
+	tLt               // <
+	tLe               // <=
+	tGt               // >
+	tGe               // >=
+	tPlus             // +
+	tMinus            // -
+	tInvalid          // a character DynamoDB's lexer does not know
 )
 
 type token struct {
@@ -36,7 +36,7 @@ type token struct {
 	pos, end int // byte offsets in the source
 }
 
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isLetter(c byte) bool    { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
 func isWordByte(c byte) bool  { return isLetter(c) || isDigitByte(c) || c == '_' }
 

@@ -1,0 +1,116 @@
+package kinesis_test
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shardbridge/shardbridge/fakes/kinesis"
+)
+
+// benchEnv runs on the real clock with limits off: the benchmarks measure
+// the emulator plus the SDK, not the production limits.
+func benchEnv(b *testing.B, shards int) *sdk.Client {
+	emu := kinesis.New(kinesis.WithLimits(false))
+	srv := httptest.NewServer(emu)
+	b.Cleanup(srv.Close)
+	if err := emu.CreateStream("bench", shards); err != nil {
+		b.Fatal(err)
+	}
+	return newClient(srv.URL)
+}
+
+func batch100(n, salt int) []types.PutRecordsRequestEntry {
+	data := make([]byte, 100)
+	out := make([]types.PutRecordsRequestEntry, n)
+	for i := range out {
+		out[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprintf("key-%d-%d", salt, i)), Data: data}
+	}
+	return out
+}
+
+// BenchmarkPutRecords: one op is a PutRecords call of 500 records of 100
+// bytes over 4 shards, issued from parallel clients.
+func BenchmarkPutRecords(b *testing.B) {
+	c := benchEnv(b, 4)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		recs := batch100(500, 0)
+		for pb.Next() {
+			out, err := c.PutRecords(ctx, &sdk.PutRecordsInput{StreamName: aws.String("bench"), Records: recs})
+			if err != nil || aws.ToInt32(out.FailedRecordCount) != 0 {
+				b.Errorf("PutRecords: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)*500/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkGetRecords: one op is a GetRecords call returning up to 10,000
+// records of 100 bytes from one shard.
+func BenchmarkGetRecords(b *testing.B) {
+	c := benchEnv(b, 1)
+	for i := 0; i < 100; i++ { // 50,000 records
+		if _, err := c.PutRecords(ctx, &sdk.PutRecordsInput{StreamName: aws.String("bench"), Records: batch100(500, i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	trim := func() *string {
+		out, err := c.GetShardIterator(ctx, &sdk.GetShardIteratorInput{StreamName: aws.String("bench"), ShardId: aws.String(sid(0)), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return out.ShardIterator
+	}
+	iter := trim()
+	records := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := c.GetRecords(ctx, &sdk.GetRecordsInput{ShardIterator: iter})
+		if err != nil {
+			b.Fatal(err)
+		}
+		records += len(out.Records)
+		iter = out.NextShardIterator
+		if len(out.Records) == 0 {
+			iter = trim()
+		}
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkPutThenGet: the end-to-end figure of issue 2. One op puts 500
+// records of 100 bytes and reads them back from the stream's shard.
+func BenchmarkPutThenGet(b *testing.B) {
+	c := benchEnv(b, 1)
+	it, err := c.GetShardIterator(ctx, &sdk.GetShardIteratorInput{StreamName: aws.String("bench"), ShardId: aws.String(sid(0)), ShardIteratorType: types.ShardIteratorTypeLatest})
+	if err != nil {
+		b.Fatal(err)
+	}
+	iter := it.ShardIterator
+	recs := batch100(500, 0)
+	read := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.PutRecords(ctx, &sdk.PutRecordsInput{StreamName: aws.String("bench"), Records: recs}); err != nil {
+			b.Fatal(err)
+		}
+		out, err := c.GetRecords(ctx, &sdk.GetRecordsInput{ShardIterator: iter})
+		if err != nil {
+			b.Fatal(err)
+		}
+		read += len(out.Records)
+		iter = out.NextShardIterator
+	}
+	if read != 500*b.N {
+		b.Fatalf("read %d of %d records", read, 500*b.N)
+	}
+	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "records/s")
+}

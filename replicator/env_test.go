@@ -1,0 +1,305 @@
+package replicator_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shardbridge/shardbridge/fakes/clock"
+	dynamodbfake "github.com/shardbridge/shardbridge/fakes/dynamodb"
+	"github.com/shardbridge/shardbridge/fakes/fault"
+	kafkafake "github.com/shardbridge/shardbridge/fakes/kafka"
+	kinesisfake "github.com/shardbridge/shardbridge/fakes/kinesis"
+	"github.com/shardbridge/shardbridge/replicator"
+	"github.com/shardbridge/shardbridge/replicator/config"
+	"github.com/shardbridge/shardbridge/replicator/internal/outputcheck"
+	"github.com/shardbridge/shardbridge/replicator/lease"
+)
+
+// testEnv is Kinesis + DynamoDB emulators (behind the fault layer, on one
+// controllable clock) and an embedded Kafka, plus the workload's record of
+// what it wrote.
+type testEnv struct {
+	t      *testing.T
+	clock  *clock.Clock
+	kin    *kinesisfake.Emulator
+	inj    *fault.Injector
+	kinURL string
+	ddbURL string
+	kinAPI *kinesis.Client
+	ddbAPI *dynamodb.Client
+	kafka  *kafkafake.Cluster
+	stream string
+	topic  string
+	app    string
+	logs   *syncBuffer
+
+	mu      sync.Mutex
+	written []outputcheck.Written
+	next    map[string]int // per-key counter
+}
+
+type envOpt func(*envConfig)
+
+type envConfig struct {
+	shards     int
+	partitions int32
+	limits     bool
+}
+
+func withLimits() envOpt { return func(c *envConfig) { c.limits = true } }
+
+// syncBuffer collects logs; they are printed when a test fails.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newTestEnv(t *testing.T, shards int, partitions int32, opts ...envOpt) *testEnv {
+	t.Helper()
+	ec := envConfig{shards: shards, partitions: partitions}
+	for _, o := range opts {
+		o(&ec)
+	}
+	c := clock.New()
+	e := &testEnv{
+		t: t, clock: c, stream: "orders", topic: "orders-out", app: "orders-bridge-" + fmt.Sprint(time.Now().UnixNano()),
+		kin:  kinesisfake.New(kinesisfake.WithClock(c)),
+		inj:  fault.New(fault.WithClock(c), fault.WithSeed(42)),
+		next: map[string]int{},
+		logs: &syncBuffer{},
+	}
+	ddb := dynamodbfake.New(dynamodbfake.WithClock(c))
+	kinSrv := httptest.NewServer(e.inj.Middleware(e.kin))
+	ddbSrv := httptest.NewServer(e.inj.Middleware(ddb))
+	t.Cleanup(kinSrv.Close)
+	t.Cleanup(ddbSrv.Close)
+	e.kinURL, e.ddbURL = kinSrv.URL, ddbSrv.URL
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	e.kinAPI = kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(kinSrv.URL), Credentials: creds,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	e.ddbAPI = dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbSrv.URL), Credentials: creds,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	if err := e.kin.CreateStream(e.stream, shards); err != nil {
+		t.Fatal(err)
+	}
+	e.kin.SetLimits(e.stream, ec.limits)
+	k, err := kafkafake.New(context.Background(), kafkafake.WithTopic(e.topic, partitions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	e.kafka = k
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replicator logs:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+// config is a replicator configuration with short intervals for tests.
+func (e *testEnv) config(worker string) config.Config {
+	c := config.Defaults()
+	c.StreamName, c.ApplicationName, c.KafkaTopic = e.stream, e.app, e.topic
+	c.KafkaBrokers = e.kafka.Brokers()
+	c.WorkerID = worker
+	c.CheckpointInterval = 200 * time.Millisecond
+	c.FailoverTime = 1500 * time.Millisecond
+	c.ShardSyncInterval = time.Second
+	c.PollInterval = 50 * time.Millisecond
+	c.Linger = time.Millisecond
+	c.MetricsAddr = ""
+	c.ShutdownTimeout = 10 * time.Second
+	c.StartupTimeout = 5 * time.Second
+	return c
+}
+
+// instance is one replicator running in this process.
+type instance struct {
+	r      *replicator.Replicator
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (e *testEnv) start(cfg config.Config, opts ...replicator.Option) *instance {
+	e.t.Helper()
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", cfg.WorkerID)
+	base := []replicator.Option{
+		replicator.WithKinesisClient(e.kinAPI),
+		replicator.WithDynamoDBClient(e.ddbAPI),
+		replicator.WithLogger(log),
+		replicator.WithSeed(7),
+		replicator.WithMinGetRecordsInterval(20 * time.Millisecond),
+		replicator.WithBackoff(10*time.Millisecond, 200*time.Millisecond),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := replicator.New(ctx, cfg, append(base, opts...)...)
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	in := &instance{r: r, cancel: cancel, done: make(chan error, 1)}
+	go func() { in.done <- r.Run(ctx) }()
+	e.t.Cleanup(func() { in.stop(e.t) })
+	return in
+}
+
+// stop stops the instance gracefully and returns Run's result.
+func (in *instance) stop(t *testing.T) error {
+	in.cancel()
+	select {
+	case err := <-in.done:
+		in.done <- err // idempotent
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("replicator did not stop within 30s")
+		return nil
+	}
+}
+
+// write puts rounds × keys records, one record per key per PutRecords, and
+// retries throttled entries before the key's next record, so per-key order
+// holds whatever the limits do.
+func (e *testEnv) write(rounds, keys int) {
+	e.t.Helper()
+	for range rounds {
+		pending := make([]string, keys)
+		for k := range keys {
+			pending[k] = fmt.Sprintf("key-%03d", k)
+		}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt > 200 {
+				e.t.Fatal("PutRecords kept failing")
+			}
+			entries := make([]types.PutRecordsRequestEntry, len(pending))
+			ns := make([]int, len(pending))
+			e.mu.Lock()
+			for i, key := range pending {
+				ns[i] = e.next[key]
+				entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: outputcheck.Payload(key, ns[i])}
+			}
+			e.mu.Unlock()
+			res, err := e.kinAPI.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(e.stream), Records: entries})
+			if err != nil {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			var retry []string
+			e.mu.Lock()
+			for i, r := range res.Records {
+				key := pending[i]
+				if r.ErrorCode != nil {
+					retry = append(retry, key)
+					continue
+				}
+				e.written = append(e.written, outputcheck.Written{Shard: aws.ToString(r.ShardId), Seq: aws.ToString(r.SequenceNumber),
+					SubSeq: -1, Key: key, N: ns[i]})
+				e.next[key]++
+			}
+			e.mu.Unlock()
+			pending = retry
+			if len(retry) > 0 {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// writeAsync writes in the background with a pause between rounds; the
+// returned function waits for it.
+func (e *testEnv) writeAsync(rounds, keys int, pause time.Duration) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range rounds {
+			e.write(1, keys)
+			time.Sleep(pause)
+		}
+	}()
+	return func() { <-done }
+}
+
+func (e *testEnv) writtenRecords() []outputcheck.Written {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]outputcheck.Written(nil), e.written...)
+}
+
+// waitDelivered polls the topic until every written record is there, then
+// returns the check's report; it fails the test on a timeout or a violation.
+func (e *testEnv) waitDelivered(timeout time.Duration) outputcheck.Report {
+	e.t.Helper()
+	return e.waitTopic(e.topic, e.writtenRecords(), timeout)
+}
+
+func (e *testEnv) waitTopic(topic string, written []outputcheck.Written, timeout time.Duration) outputcheck.Report {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var rep outputcheck.Report
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, err := outputcheck.ReadAll(ctx, e.kafka.Brokers(), topic)
+		cancel()
+		if err != nil {
+			e.t.Fatalf("reading %s: %v", topic, err)
+		}
+		rep = outputcheck.Check(written, got)
+		if len(rep.Lost) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("not every record arrived within %v: %s", timeout, rep)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !rep.OK() {
+		e.t.Fatalf("output check failed: %s", rep)
+	}
+	return rep
+}
+
+// leases reads the lease table.
+func (e *testEnv) leases() []lease.Lease {
+	e.t.Helper()
+	ls, err := lease.NewManager(e.ddbAPI, e.app, "observer").List(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ls
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,141 @@
+package replicator_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shardbridge/shardbridge/fakes/fault"
+	"github.com/shardbridge/shardbridge/replicator"
+	"github.com/shardbridge/shardbridge/replicator/source"
+)
+
+// gateSink blocks every Produce while the gate is closed.
+type gateSink struct {
+	replicator.Sink
+	mu      sync.Mutex
+	open    chan struct{}
+	blocked atomic.Int64
+}
+
+func newGateSink(s replicator.Sink) *gateSink {
+	return &gateSink{Sink: s, open: make(chan struct{})} // starts closed
+}
+
+func (g *gateSink) Produce(ctx context.Context, r *kgo.Record, p func(*kgo.Record, error)) {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+	default:
+		g.blocked.Add(1)
+		select {
+		case <-open:
+		case <-ctx.Done():
+			p(r, ctx.Err())
+			return
+		}
+	}
+	g.Sink.Produce(ctx, r, p)
+}
+
+func (g *gateSink) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// countingKinesis counts successful GetRecords calls.
+type countingKinesis struct {
+	source.KinesisAPI
+	gets atomic.Int64
+}
+
+func (c *countingKinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, o ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
+	out, err := c.KinesisAPI.GetRecords(ctx, in, o...)
+	if err == nil && len(out.Records) > 0 {
+		c.gets.Add(1)
+	}
+	return out, err
+}
+
+// The Kafka sink stalls for longer than an iterator lives (the emulator's
+// clock jumps 6 minutes while a batch is held): the readers renew their
+// iterators after the last record handed on, so nothing is lost and nothing
+// is replayed.
+func TestExpiredIteratorsWhileSinkStalled(t *testing.T) {
+	e := newTestEnv(t, 2, 4)
+	e.write(20, 20) // 400 records, about 200 per shard
+	var gate *gateSink
+	counting := &countingKinesis{KinesisAPI: e.kinAPI}
+	cfg := e.config("w1")
+	cfg.MaxRecordsPerGet = 40
+	in := e.start(cfg,
+		replicator.WithKinesisClient(counting),
+		replicator.WithSinkWrapper(func(s replicator.Sink) replicator.Sink { gate = newGateSink(s); return gate }))
+	// Each shard: batch 1 handed on (stuck in the sink), batch 2 prefetched.
+	eventually(t, 10*time.Second, "the sink stalled with batches prefetched", func() bool {
+		return gate.blocked.Load() >= 2 && counting.gets.Load() >= 4
+	})
+	e.clock.Advance(6 * time.Minute)
+	gate.release()
+	rep := e.waitDelivered(20 * time.Second)
+	if rep.Duplicates != 0 {
+		t.Errorf("%d records replayed: the iterator was not renewed at the last record handed on", rep.Duplicates)
+	}
+	if n := in.r.Stats().ExpiredIterators; n < 2 {
+		t.Errorf("expired iterators = %d, want at least one per shard", n)
+	}
+}
+
+// GetRecords is throttled for 10 seconds of the emulator clock. The test
+// does not sleep them: it waits until the readers have backed off a number
+// of times (milliseconds of real time with the test's short back-off), then
+// moves the clock past the window; the readers recover and deliver all.
+func TestGetRecordsThrottledFor10Seconds(t *testing.T) {
+	e := newTestEnv(t, 2, 4)
+	e.write(10, 20)
+	now := e.clock.Now()
+	e.inj.Add(fault.Rule{Name: "throttle-10s", Service: fault.ServiceKinesis, Operations: []string{"GetRecords"},
+		From: now, Until: now.Add(10 * time.Second), Action: fault.Throttle})
+	in := e.start(e.config("w1"))
+	eventually(t, 15*time.Second, "readers throttled repeatedly", func() bool { return in.r.Stats().Throttles >= 10 })
+	if out := in.r.Stats().RecordsOut; out != 0 {
+		t.Fatalf("%d records delivered through a full throttle", out)
+	}
+	e.clock.Advance(10 * time.Second)
+	rep := e.waitDelivered(20 * time.Second)
+	if rep.Duplicates != 0 {
+		t.Errorf("%d duplicates", rep.Duplicates)
+	}
+	injected := e.inj.Count(fault.Throttle)
+	if st := in.r.Stats(); st.Throttles != int64(injected) {
+		t.Errorf("replicator counted %d throttles, fault layer injected %d", st.Throttles, injected)
+	}
+}
+
+// A produce that fails with a non-retriable error rewinds the shard to its
+// last acknowledged record: nothing is lost or reordered.
+func TestProduceFailureRewinds(t *testing.T) {
+	e := newTestEnv(t, 2, 2)
+	e.write(10, 20)
+	in := e.start(e.config("w1"))
+	e.waitDelivered(20 * time.Second)
+	e.kafka.FailProduce(e.topic, kerr.InvalidRecord.Code, 3)
+	e.write(10, 20)
+	e.waitDelivered(20 * time.Second)
+	if n := in.r.Stats().ProduceErrors; n == 0 {
+		t.Error("no produce error seen: the fault did not reach the replicator")
+	}
+}
