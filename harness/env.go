@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -225,16 +227,8 @@ func Start(ctx context.Context, opts ...Option) (*Env, error) {
 		_ = e.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("harness: start %s backend: %w", cfg.backend, err)
 	}
-	e.kinesisAPI = kinesis.New(kinesis.Options{
-		Region:       e.region,
-		BaseEndpoint: aws.String(e.kinesisURL),
-		Credentials:  credentials.NewStaticCredentialsProvider("shardbridge", "shardbridge", ""),
-	})
-	e.dynamoAPI = dynamodb.New(dynamodb.Options{
-		Region:       e.region,
-		BaseEndpoint: aws.String(e.dynamoURL),
-		Credentials:  credentials.NewStaticCredentialsProvider("shardbridge", "shardbridge", ""),
-	})
+	e.kinesisAPI = e.NewKinesisClient()
+	e.dynamoAPI = e.NewDynamoDBClient()
 	e.logger.Info("harness environment up", "backend", e.backend, "seed", e.seed,
 		"kinesis", e.kinesisURL, "dynamodb", e.dynamoURL, "brokers", e.brokers)
 	return e, nil
@@ -381,6 +375,34 @@ func (e *Env) DynamoDBEndpoint() string { return e.dynamoURL }
 // Brokers are the Kafka bootstrap addresses.
 func (e *Env) Brokers() []string { return append([]string(nil), e.brokers...) }
 
+// retryer is the SDK's standard retryer without its client-side retry quota,
+// as the replicator configures it: a long throttling episode must slow a
+// client down, not make its calls fail outright once the quota is spent.
+func retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None })
+}
+
+// NewKinesisClient returns a new SDK client for the environment's Kinesis
+// (each in-process replicator instance gets its own, as a process would).
+func (e *Env) NewKinesisClient() *kinesis.Client {
+	return kinesis.New(kinesis.Options{
+		Region:       e.region,
+		BaseEndpoint: aws.String(e.kinesisURL),
+		Credentials:  credentials.NewStaticCredentialsProvider("shardbridge", "shardbridge", ""),
+		Retryer:      retryer(),
+	})
+}
+
+// NewDynamoDBClient returns a new SDK client for the environment's DynamoDB.
+func (e *Env) NewDynamoDBClient() *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:       e.region,
+		BaseEndpoint: aws.String(e.dynamoURL),
+		Credentials:  credentials.NewStaticCredentialsProvider("shardbridge", "shardbridge", ""),
+		Retryer:      retryer(),
+	})
+}
+
 // Kinesis is an SDK client for the environment's Kinesis.
 func (e *Env) Kinesis() *kinesis.Client { return e.kinesisAPI }
 
@@ -451,12 +473,25 @@ func (e *Env) WaitStreamActive(ctx context.Context, name string) error {
 
 // CreateTopic creates a Kafka topic (idempotent).
 func (e *Env) CreateTopic(ctx context.Context, name string, partitions int32) error {
+	return e.CreateTopicWithConfig(ctx, name, partitions, nil)
+}
+
+// CreateTopicWithConfig creates a Kafka topic with topic configs, e.g.
+// {"max.message.bytes": "65536"} (idempotent: an existing topic is kept as is).
+func (e *Env) CreateTopicWithConfig(ctx context.Context, name string, partitions int32, configs map[string]string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, name)
+	var cfg map[string]*string
+	for k, v := range configs {
+		if cfg == nil {
+			cfg = map[string]*string{}
+		}
+		cfg[k] = aws.String(v)
+	}
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, cfg, name)
 	if err != nil {
 		return fmt.Errorf("create topic %s: %w", name, err)
 	}

@@ -129,7 +129,10 @@ func (e *testEnv) config(worker string) config.Config {
 	c.KafkaBrokers = e.kafka.Brokers()
 	c.WorkerID = worker
 	c.CheckpointInterval = 200 * time.Millisecond
-	c.FailoverTime = 1500 * time.Millisecond
+	// Long enough that a starved CI machine does not lose leases (tests that
+	// want no duplicates depend on it), short enough that the lease manager
+	// ticks every second.
+	c.FailoverTime = 3 * time.Second
 	c.ShardSyncInterval = time.Second
 	c.PollInterval = 50 * time.Millisecond
 	c.Linger = time.Millisecond

@@ -476,9 +476,10 @@ func (r *Replicator) kafkaOptions() ([]kgo.Opt, error) {
 			}
 			return int32(min(r.dataLimit(), 1<<30))
 		}),
-		// Produce blocks on MaxBufferedRecords; the per-shard bounds are
-		// what really limits memory, so leave room for all of them.
-		kgo.MaxBufferedRecords(max(r.cfg.MaxInFlightPerShard*8, 10000)),
+		// The per-shard bounds limit memory; franz-go's own buffer limit
+		// must never be what blocks a shard (its Produce would then wait
+		// without regard for that shard's lease).
+		kgo.MaxBufferedRecords(1<<30),
 	)
 	return append(opts, r.o.kafkaOpts...), nil
 }

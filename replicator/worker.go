@@ -419,7 +419,10 @@ func (w *shardWorker) produceItem(ctx context.Context, it process.Item, pos chec
 	id := tr.add(pos, hasPos, true, size)
 	start := time.Now()
 	valueLen := len(kr.Value)
-	r.sink.Produce(ctx, kr, func(_ *kgo.Record, err error) {
+	// Never the shard's context: franz-go fails every buffered record of a
+	// partition when the first one's context ends, which would fail other
+	// shards' records too. Memory is bounded by the tracker instead.
+	r.sink.Produce(context.Background(), kr, func(_ *kgo.Record, err error) {
 		if err == nil {
 			r.metrics.ProduceLatency.Observe(time.Since(start).Seconds())
 			if dlq {
@@ -458,7 +461,7 @@ func (w *shardWorker) halt(reason string) error {
 	w.log.Error("shard halted: fix the cause (e.g. set REPLICATOR_DLQ_TOPIC) and restart; records after the last checkpoint will be re-read", "reason", reason)
 	go func() {
 		defer w.r.metrics.ShardsHalted.Dec()
-		t := time.NewTicker(w.r.cfg.CheckpointInterval)
+		t := time.NewTicker(max(w.r.cfg.CheckpointInterval, time.Minute))
 		defer t.Stop()
 		for {
 			select {

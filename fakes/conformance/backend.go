@@ -154,18 +154,23 @@ func WithDynamoDBOptions(opts ...fakedynamodb.Option) InProcessOption {
 	return func(o *inProcessOptions) { o.dynamoOpts = append(o.dynamoOpts, opts...) }
 }
 
-// InProcessCaps are the capabilities of the in-process emulators.
-var InProcessCaps = Capabilities{
-	Throttles:               true,
-	ClockControl:            true,
-	ExpiresIteratorsOnClock: true,
-	PerStreamLimits:         true,
+// InProcessCaps returns the capabilities of the in-process emulators. They
+// have no transactions: Shardbridge's lease protocol needs only conditional
+// writes.
+func InProcessCaps() Capabilities {
+	return Capabilities{
+		Throttles:               true,
+		ClockControl:            true,
+		ExpiresIteratorsOnClock: true,
+		PerStreamLimits:         true,
+	}
 }
 
-// ReferenceCaps are the capabilities of kinesis-mock + dynalite: neither
-// throttles, kinesis-mock expires iterators only after a real 5 minutes, has no
-// controllable clock and reshards asynchronously; dynalite has no transactions.
-var ReferenceCaps = Capabilities{AsyncResharding: true}
+// ReferenceCaps returns the capabilities of kinesis-mock + dynalite: neither
+// throttles, kinesis-mock expires iterators only after a real 5 minutes, has
+// no controllable clock and reshards asynchronously; dynalite has no
+// transactions.
+func ReferenceCaps() Capabilities { return Capabilities{AsyncResharding: true} }
 
 // StartInProcess serves fresh in-process Kinesis and DynamoDB emulators on
 // free loopback ports. It never fails today; the error is for future options.
@@ -190,7 +195,7 @@ func StartInProcess(opts ...InProcessOption) (*Backend, error) {
 		DynamoDBEndpoint: ds.URL,
 		KinesisImpl:      InProcess,
 		DynamoDBImpl:     InProcess,
-		Caps:             InProcessCaps,
+		Caps:             InProcessCaps(),
 		Clock:            o.clock,
 		Kinesis:          k,
 		DynamoDB:         d,
@@ -202,7 +207,7 @@ func StartInProcess(opts ...InProcessOption) (*Backend, error) {
 // be nil, leaving that service absent. The backend closes the processes it
 // is given.
 func NewReferenceBackend(kinesisMock, dynalite *refemu.Process) *Backend {
-	b := &Backend{Caps: ReferenceCaps}
+	b := &Backend{Caps: ReferenceCaps()}
 	switch {
 	case kinesisMock != nil && dynalite != nil:
 		b.Name = KinesisMock + "+" + Dynalite

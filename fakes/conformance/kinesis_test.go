@@ -391,14 +391,13 @@ func testIteratorTypes(t *testing.T, tg target) {
 	s := newStream(t, tg, 1)
 	shard := *s.describe().Shards[0].ShardId
 	latest := s.iterator(shard, types.ShardIteratorTypeLatest, nil)
-	r0 := s.put("k", "r0", nil)
+	s.put("k", "r0", nil)
 	r1 := s.put("k", "r1", nil)
 	passTime(s.b, 100*time.Millisecond)
 	mark := now(s.b)
 	passTime(s.b, 100*time.Millisecond)
 	r2 := s.put("k", "r2", nil)
 	s.put("k", "r3", nil)
-	_ = r0
 
 	read := func(it string) []string { recs, _ := s.readAll(it, 0); return datas(recs) }
 	check := func(what string, got []string, want ...string) {
@@ -796,9 +795,8 @@ func testThrottling(t *testing.T, tg target) {
 	// GetShardIterator: 5 per second per shard.
 	b.Clock.Advance(time.Second)
 	var it string
-	for i := range 5 {
+	for range 5 {
 		it = s.iterator(shard, types.ShardIteratorTypeTrimHorizon, nil)
-		_ = i
 	}
 	_, err = kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(s.name), ShardId: aws.String(shard), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
 	if !errors.As(err, &pte) {

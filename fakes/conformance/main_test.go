@@ -25,7 +25,7 @@ const envRequireReference = "SHARDBRIDGE_REQUIRE_REFERENCE"
 
 // epoch is where the in-process backends' frozen clocks start: a fixed instant
 // makes runs reproducible, and a frozen clock makes rate windows exact.
-var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+func epoch() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 
 // reference holds the shared reference emulators, started on first use and
 // stopped by TestMain.
@@ -68,12 +68,12 @@ type target struct {
 }
 
 func inProcessTarget() target {
-	return target{impl: InProcess, caps: InProcessCaps, backend: func(t *testing.T) *Backend {
+	return target{impl: InProcess, caps: InProcessCaps(), backend: func(t *testing.T) *Backend {
 		t.Helper()
 		// Functional cases run with the production limits off: on a frozen
 		// clock rate windows never refill. The throttling case turns them on
 		// for its own stream.
-		b, err := StartInProcess(WithClock(clock.NewManual(epoch)), WithKinesisOptions(fakekinesis.WithLimits(false)))
+		b, err := StartInProcess(WithClock(clock.NewManual(epoch())), WithKinesisOptions(fakekinesis.WithLimits(false)))
 		if err != nil {
 			t.Fatalf("start in-process backend: %v", err)
 		}
@@ -107,13 +107,9 @@ func referenceTarget(t *testing.T, name string) (target, bool) {
 		}
 		return target{}, false
 	}
-	var b *Backend
-	if name == Dynalite {
-		b = &Backend{Name: name, DynamoDBEndpoint: p.Endpoint, DynamoDBImpl: Dynalite, Caps: ReferenceCaps}
-	} else {
-		b = &Backend{Name: name, KinesisEndpoint: p.Endpoint, KinesisImpl: KinesisMock, Caps: ReferenceCaps}
-	}
-	return target{impl: name, caps: ReferenceCaps, backend: func(t *testing.T) *Backend {
+	// Never closed: the processes are shared and TestMain stops them.
+	b := NewReferenceBackend(p, nil)
+	return target{impl: name, caps: b.Caps, backend: func(t *testing.T) *Backend {
 		t.Helper()
 		if p.Exited() {
 			t.Fatalf("%s has exited; its output:\n%s", name, p.Output())
@@ -221,16 +217,6 @@ func wantCode(t *testing.T, what string, err error, codes ...string) {
 		}
 	}
 	t.Errorf("%s: want %v, got %q (%v)", what, codes, got, err)
-}
-
-func must[T any](t *testing.T, what string) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -3,6 +3,7 @@ package dynamodb
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -21,11 +22,16 @@ func newClient(t testing.TB, opts ...Option) (*dynamodb.Client, *Emulator) {
 	e := New(opts...)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
+	// Enough idle connections for the racing tests' 16 goroutines; with
+	// the default of a few per host they would spend their time dialling.
+	transport := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}
+	t.Cleanup(transport.CloseIdleConnections)
 	c := dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "SECRET", ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Transport: transport},
 	})
 	return c, e
 }

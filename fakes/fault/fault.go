@@ -29,6 +29,7 @@
 package fault
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,11 +146,14 @@ func (r Rule) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON accepts Latency as a duration string ("250ms") or a number of
-// milliseconds.
+// milliseconds. Unknown fields are an error: a misspelt selector would
+// otherwise widen the rule to every request.
 func (r *Rule) UnmarshalJSON(b []byte) error {
 	var j ruleJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return fmt.Errorf("fault rule: %w", err)
 	}
 	*r = Rule{Name: j.Name, Service: j.Service, Operations: j.Operations, Stream: j.Stream,
 		Shard: j.Shard, Table: j.Table, Probability: j.Probability, Count: j.Count,

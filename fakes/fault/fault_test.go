@@ -575,6 +575,12 @@ func TestRuleValidationAndJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"action":"latency","latency":100}`), &r); err != nil || r.Latency != 100*time.Millisecond {
 		t.Errorf("numeric latency: %v %v", r.Latency, err)
 	}
+	if err := json.Unmarshal([]byte(`{"action":"throttle","operation":"GetRecords"}`), &r); err == nil {
+		t.Error("a misspelt selector was accepted")
+	}
+	if err := json.Unmarshal([]byte(`{"action":"latency","latency":"soon"}`), &r); err == nil {
+		t.Error("a bad latency was accepted")
+	}
 }
 
 func TestMaxEventsKeepsNewestButCountsAll(t *testing.T) {

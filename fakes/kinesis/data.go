@@ -314,7 +314,7 @@ func (e *Emulator) opGetRecords(body []byte) ([]byte, error) {
 	}
 
 	s.mu.Lock()
-	if it.Shard >= len(s.shards) || s.expired(s.shards[it.Shard], nowMs) {
+	if it.Shard < 0 || it.Shard >= len(s.shards) || s.expired(s.shards[it.Shard], nowMs) {
 		s.mu.Unlock()
 		return nil, newErr(errResourceNotFound, "Shard %s in stream %s under account %s does not exist", shardName(it.Shard), s.name, e.account)
 	}

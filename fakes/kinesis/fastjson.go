@@ -84,15 +84,14 @@ func (s *jscan) str() (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if esc {
+	if esc || !utf8.Valid(raw) {
+		// Rare: let encoding/json unescape and replace invalid UTF-8 exactly
+		// as the fallback path would.
 		var v string
 		if json.Unmarshal(quoted, &v) != nil {
 			return "", false
 		}
 		return v, true
-	}
-	if !utf8.Valid(raw) {
-		return strings.ToValidUTF8(string(raw), "\uFFFD"), true
 	}
 	return string(raw), true
 }
@@ -219,7 +218,9 @@ func parsePutRecords(b []byte) (ref streamRef, recs []putEntry, ok bool) {
 					case "ExplicitHashKey":
 						e.ExplicitHashKey, ok = s.optStr()
 					default:
-						ok = s.skipValue()
+						// encoding/json matches member names case-insensitively;
+						// leave such bodies to it so both paths agree.
+						ok = !foldsTo(k, "Data", "PartitionKey", "ExplicitHashKey") && s.skipValue()
 					}
 					return ok
 				}) {
@@ -234,12 +235,21 @@ func parsePutRecords(b []byte) (ref streamRef, recs []putEntry, ok bool) {
 				}
 			}
 		default:
-			ok = s.skipValue()
+			ok = !foldsTo(key, "StreamName", "StreamARN", "Records") && s.skipValue()
 		}
 		return ok
 	})
-	if !ok || s.peek() != 0 {
+	if s.skipWS(); !ok || s.i != len(s.b) {
 		return streamRef{}, nil, false
 	}
 	return ref, recs, true
+}
+
+func foldsTo(key string, names ...string) bool {
+	for _, n := range names {
+		if strings.EqualFold(key, n) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package kinesis
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -165,9 +166,33 @@ func FuzzParsePutRecords(f *testing.F) {
 		if err := json.Unmarshal(b, &want); err != nil {
 			t.Fatalf("fast path accepted invalid JSON %q: %v", b, err)
 		}
-		_ = ref
-		if len(recs) != len(want.Records) {
-			t.Fatalf("%q: %d records, encoding/json %d", b, len(recs), len(want.Records))
+		got, _ := json.Marshal(struct {
+			streamRef
+			Records []putEntry `json:"Records"`
+		}{ref, recs})
+		exp, _ := json.Marshal(want)
+		if string(got) != string(exp) {
+			t.Fatalf("%q:\n got %s\nwant %s", b, got, exp)
 		}
 	})
+}
+
+func TestForgedIteratorIsRefused(t *testing.T) {
+	e := New(WithLimits(false))
+	if err := e.CreateStream("s", 1); err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now().UnixMilli()
+	for _, it := range []iterState{
+		{Stream: "s", StreamID: 1, Shard: -1, Issued: now},
+		{Stream: "s", StreamID: 1, Shard: 5, Issued: now},
+		{Stream: "s", StreamID: 2, Shard: 0, Issued: now},
+	} {
+		body, _ := json.Marshal(map[string]string{"ShardIterator": it.encode()})
+		_, err := e.opGetRecords(body)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.code != errResourceNotFound {
+			t.Fatalf("%+v: %v", it, err)
+		}
+	}
 }

@@ -10,8 +10,9 @@
 //     ".emulators" folder next to the nearest go.mod above the working directory
 //     (what `make emulators` / scripts/install-emulators.sh fill).
 //     A missing binary yields an error matching ErrNotInstalled.
-//   - Ports are never fixed: each start picks free ports and retries with new
-//     ones if the child loses the race for them.
+//   - Ports are never fixed: each start picks free ports (at random, below the
+//     kernel's ephemeral range) and retries with new ones if the child loses the
+//     race for them or the port turns out to be answered by another program.
 //   - Start returns only once the emulator answers HTTP; Close kills the whole
 //     process group (Node may fork) and waits for it. On Linux the child also
 //     dies with the parent thread (Pdeathsig), so a killed test leaves nothing.
@@ -25,7 +26,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -202,7 +205,7 @@ func StartKinesisMock(ctx context.Context, opts ...Option) (*Process, error) {
 		return nil, fmt.Errorf("kinesis-mock: certificate %s (KINESIS_MOCK_CERT_PATH) missing: %w", cert, err)
 	}
 	delay := strconv.FormatInt(o.delay.Milliseconds(), 10) + "ms"
-	return start(ctx, KinesisMock, bin, o, 2, func(ports []int) ([]string, []string) {
+	return start(ctx, KinesisMock, bin, probe{"Kinesis_20131202.ListStreams", "application/x-amz-json-1.1"}, o, 2, func(ports []int) ([]string, []string) {
 		env := []string{
 			"KINESIS_MOCK_PLAIN_PORT=" + strconv.Itoa(ports[0]),
 			// The TLS listener cannot be turned off; give it its own free
@@ -234,16 +237,25 @@ func StartDynalite(ctx context.Context, opts ...Option) (*Process, error) {
 		return nil, err
 	}
 	ms := strconv.FormatInt(o.delay.Milliseconds(), 10)
-	return start(ctx, Dynalite, bin, o, 1, func(ports []int) ([]string, []string) {
+	return start(ctx, Dynalite, bin, probe{"DynamoDB_20120810.ListTables", "application/x-amz-json-1.0"}, o, 1, func(ports []int) ([]string, []string) {
 		return []string{"--host", "127.0.0.1", "--port", strconv.Itoa(ports[0]),
 			"--createTableMs", ms, "--deleteTableMs", ms, "--updateTableMs", ms}, nil
 	})
 }
 
+// probe is the readiness request: an unsigned call of the emulator's own
+// service. Both emulators answer it with MissingAuthenticationToken, and each
+// answers the other's with UnknownOperation, so a port taken by the wrong
+// program is noticed.
+type probe struct{ target, contentType string }
+
+const probeMarker = "MissingAuthenticationToken"
+
 // start runs bin with the arguments and environment argv builds for nports
 // free ports, retrying with fresh ports when the child dies before answering
-// (another process may have taken a port between our probe and its bind).
-func start(ctx context.Context, name, bin string, o options, nports int,
+// or the port answers the probe wrongly (another process may have taken a
+// port between our check and the child's bind).
+func start(ctx context.Context, name, bin string, pr probe, o options, nports int,
 	argv func(ports []int) (args, env []string)) (*Process, error) {
 	var lastErr error
 	for attempt := 1; attempt <= o.attempts; attempt++ {
@@ -252,7 +264,7 @@ func start(ctx context.Context, name, bin string, o options, nports int,
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		args, env := argv(ports)
-		p, err := launch(ctx, name, bin, args, append(env, o.env...), ports[0], o)
+		p, err := launch(ctx, name, bin, pr, args, append(env, o.env...), ports[0], o)
 		if err == nil {
 			o.logger.Info("reference emulator started", "name", name, "endpoint", p.Endpoint, "pid", p.cmd.Process.Pid)
 			return p, nil
@@ -266,7 +278,7 @@ func start(ctx context.Context, name, bin string, o options, nports int,
 	return nil, lastErr
 }
 
-func launch(ctx context.Context, name, bin string, args, env []string, port int, o options) (*Process, error) {
+func launch(ctx context.Context, name, bin string, pr probe, args, env []string, port int, o options) (*Process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = os.TempDir() // kinesis-mock resolves PERSIST_PATH against it; never write into the repo
@@ -285,17 +297,16 @@ func launch(ctx context.Context, name, bin string, args, env []string, port int,
 		p.waitMu.Unlock()
 		close(p.done)
 	}()
-	if err := p.waitReady(ctx, o.startTimeout); err != nil {
+	if err := p.waitReady(ctx, pr, o.startTimeout); err != nil {
 		p.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-// waitReady polls until the emulator answers any HTTP response: kinesis-mock
-// answers an unsigned request with MissingAuthenticationToken, dynalite with a
-// JSON error; either proves the listener is up.
-func (p *Process) waitReady(ctx context.Context, timeout time.Duration) error {
+// waitReady polls until the emulator answers the probe as expected, which
+// proves the listener is up and is the emulator.
+func (p *Process) waitReady(ctx context.Context, pr probe, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
@@ -304,9 +315,15 @@ func (p *Process) waitReady(ctx context.Context, timeout time.Duration) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
+		req.Header.Set("X-Amz-Target", pr.target)
+		req.Header.Set("Content-Type", pr.contentType)
 		resp, err := client.Do(req)
 		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
+			if p.Exited() || !strings.Contains(string(body), probeMarker) {
+				return fmt.Errorf("%s: %s is answered by something else (HTTP %d: %.200q)", p.Name, p.Endpoint, resp.StatusCode, body)
+			}
 			return nil
 		}
 		select {
@@ -326,10 +343,20 @@ func (p *Process) exitErr() error {
 }
 
 // Output returns the last 64 KiB the emulator wrote to stdout and stderr.
-func (p *Process) Output() string { return p.out.String() }
+func (p *Process) Output() string {
+	if p.out == nil {
+		return ""
+	}
+	return p.out.String()
+}
 
 // Pid is the child's process id (also its process group id).
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+func (p *Process) Pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // Exited reports whether the emulator has stopped.
 func (p *Process) Exited() bool {
@@ -345,6 +372,9 @@ func (p *Process) Exited() bool {
 // safe to call more than once.
 func (p *Process) Close() error {
 	p.once.Do(func() {
+		if p.cmd == nil { // not started by this package
+			return
+		}
 		killProcessGroup(p.cmd)
 		select {
 		case <-p.done:
@@ -354,9 +384,65 @@ func (p *Process) Close() error {
 	return nil
 }
 
-// freePorts reserves n distinct free loopback ports by binding to port 0, then
-// releases them for the child to take.
+// freePorts picks n distinct ports that are free right now. They are drawn at
+// random from below the kernel's ephemeral range: the kernel never hands those
+// out for bind(0) or outgoing connections, so nothing else grabs the port
+// between this check and the child's bind, and a random draw makes two
+// concurrent starts (in this process or another test binary) pick the same
+// port only rarely; the readiness probe and the retry cover the rest. The draw
+// is seeded per call from the clock and pid on purpose: concurrent starts must
+// not agree.
 func freePorts(n int) ([]int, error) {
+	lo, hi := portRange()
+	if lo == 0 {
+		return kernelPorts(n)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 200 {
+			return nil, fmt.Errorf("no free port found in [%d, %d)", lo, hi)
+		}
+		port := lo + rng.IntN(hi-lo)
+		// Bind every interface, as kinesis-mock does: the strictest test.
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, l)
+		ports = append(ports, port)
+	}
+	return ports, nil
+}
+
+// portRange returns the range below the kernel's ephemeral ports to draw
+// from, or zeros when that cannot be read or leaves too little room.
+func portRange() (lo, hi int) {
+	const low = 20000
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	start, err := strconv.Atoi(f[0])
+	if err != nil || start-low < 1000 {
+		return 0, 0
+	}
+	return low, start
+}
+
+// kernelPorts lets the kernel choose (bind to port 0); the fallback where the
+// ephemeral range is unknown.
+func kernelPorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {

@@ -3,15 +3,18 @@ package refemu
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// requireReference mirrors the conformance suite: CI sets
+// skipOrFail mirrors the conformance suite: CI sets
 // SHARDBRIDGE_REQUIRE_REFERENCE=1 so a missing emulator fails instead of skipping.
 func skipOrFail(t *testing.T, name string, err error) {
 	t.Helper()
@@ -114,5 +117,46 @@ func TestStartAndClose(t *testing.T) {
 				t.Fatal("closing one instance stopped the other")
 			}
 		})
+	}
+}
+
+// The readiness probe tells the emulator from another program on the port.
+func TestWaitReadyChecksWhoAnswers(t *testing.T) {
+	for body, wantErr := range map[string]bool{
+		`{"__type":"MissingAuthenticationTokenException","message":"Missing Authentication Token"}`: false,
+		`<UnknownOperationException/>`: true,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Amz-Target") != "Kinesis_20131202.ListStreams" {
+				t.Errorf("probe sent target %q", r.Header.Get("X-Amz-Target"))
+			}
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(body))
+		}))
+		p := &Process{Name: KinesisMock, Endpoint: srv.URL, done: make(chan struct{})}
+		err := p.waitReady(context.Background(), probe{"Kinesis_20131202.ListStreams", "application/x-amz-json-1.1"}, 5*time.Second)
+		srv.Close()
+		if (err != nil) != wantErr {
+			t.Errorf("answer %s: err = %v, want error %v", body, err, wantErr)
+		}
+	}
+}
+
+func TestFreePortsDistinctAndFree(t *testing.T) {
+	ports, err := freePorts(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d handed out twice in %v", p, ports)
+		}
+		seen[p] = true
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			t.Fatalf("port %d not free after freePorts: %v", p, err)
+		}
+		l.Close()
 	}
 }

@@ -13,14 +13,26 @@ import (
 
 var fuzzNames = map[string]string{"#a": "a", "#b": "b", "#m": "m", "#l": "l", "#weird": "x.y[0]"}
 
-func fuzzEnv(t *testing.T) *Env {
-	vals := mustValues(t, `{":a":{"S":"a"},":n":{"N":"1"},":l":{"L":[{"N":"1"}]},":m":{"M":{"k":{"S":"v"}}},
-	 ":ss":{"SS":["a"]},":ns":{"NS":["1"]},":bs":{"BS":["AQ=="]},":b":{"B":"AQ=="},":t":{"BOOL":true},":null":{"NULL":true},
-	 ":big":{"N":"9E125"},":S":{"S":"S"}}`)
-	return NewEnv(fuzzNames, vals)
+// fuzzFixture decodes the placeholder values and the item once; every
+// iteration gets a fresh Env over the shared, read-only maps.
+type fuzzFixture struct {
+	vals map[string]attr.Value
+	item attr.Item
 }
 
-func fuzzItem(t *testing.T) attr.Item {
+func newFuzzFixture(f *testing.F) *fuzzFixture {
+	return &fuzzFixture{vals: fuzzValues(f), item: fuzzItem(f)}
+}
+
+func (fx *fuzzFixture) env() *Env { return NewEnv(fuzzNames, fx.vals) }
+
+func fuzzValues(t testing.TB) map[string]attr.Value {
+	return mustValues(t, `{":a":{"S":"a"},":n":{"N":"1"},":l":{"L":[{"N":"1"}]},":m":{"M":{"k":{"S":"v"}}},
+	 ":ss":{"SS":["a"]},":ns":{"NS":["1"]},":bs":{"BS":["AQ=="]},":b":{"B":"AQ=="},":t":{"BOOL":true},":null":{"NULL":true},
+	 ":big":{"N":"9E125"},":S":{"S":"S"}}`)
+}
+
+func fuzzItem(t testing.TB) attr.Item {
 	return mustItem(t, `{"a":{"S":"abc"},"b":{"N":"2"},"m":{"M":{"k":{"S":"v"},"l":{"L":[{"N":"1"},{"M":{"z":{"NS":["1"]}}}]}}},
 	 "l":{"L":[{"S":"x"},{"L":[{"N":"3"}]}]},"ss":{"SS":["a","b"]},"x.y[0]":{"BOOL":false},"n":{"N":"9E125"}}`)
 }
@@ -46,14 +58,15 @@ var conditionSeeds = []string{
 }
 
 func FuzzParseCondition(f *testing.F) {
+	fx := newFuzzFixture(f)
 	for _, s := range conditionSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		c, err := ParseCondition("ConditionExpression", src, fuzzEnv(t))
+		c, err := ParseCondition("ConditionExpression", src, fx.env())
 		checkErr(t, "ConditionExpression", err)
 		if err == nil {
-			c.Eval(fuzzItem(t))
+			c.Eval(fx.item)
 			c.Eval(nil)
 			c.TopNames()
 		}
@@ -61,14 +74,15 @@ func FuzzParseCondition(f *testing.F) {
 }
 
 func FuzzParseKeyCondition(f *testing.F) {
+	fx := newFuzzFixture(f)
 	for _, s := range append(conditionSeeds, "a = :a AND b > :n", "a = :a AND begins_with(b, :a)", "b BETWEEN :n AND :n AND a = :a") {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		kc, err := ParseKeyCondition(src, fuzzEnv(t))
+		kc, err := ParseKeyCondition(src, fx.env())
 		checkErr(t, "KeyConditionExpression", err)
 		if err == nil {
-			item := fuzzItem(t)
+			item := fx.item
 			for _, p := range kc.Parts {
 				p.Match(item[p.Name])
 			}
@@ -77,6 +91,7 @@ func FuzzParseKeyCondition(f *testing.F) {
 }
 
 func FuzzParseUpdate(f *testing.F) {
+	fx := newFuzzFixture(f)
 	for _, s := range []string{
 		"SET a = :a", "SET a = a + :n, b = b - :n", "SET l[5] = :a REMOVE m.k ADD b :n DELETE ss :ss",
 		"SET a = list_append(if_not_exists(l, :l), :l)", "SET m.l[1].z = :ns", "REMOVE l[0], l[1], l[7]",
@@ -87,10 +102,10 @@ func FuzzParseUpdate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		u, err := ParseUpdate(src, fuzzEnv(t))
+		u, err := ParseUpdate(src, fx.env())
 		checkErr(t, "UpdateExpression", err)
 		if err == nil {
-			item := fuzzItem(t)
+			item := fx.item
 			before := itemJSON(item)
 			u.Apply(item)
 			u.Apply(nil)
@@ -103,6 +118,7 @@ func FuzzParseUpdate(f *testing.F) {
 }
 
 func FuzzParseProjection(f *testing.F) {
+	fx := newFuzzFixture(f)
 	for _, s := range []string{
 		"a", "a, b, m.k", "l[1][0], m.l[1].z", "#m.k, #weird", "a, a", "a, a.b", "a[0], a.b", "name",
 		"a,", "a b", "m.l[0], m.l[1]", "l[4294967296]",
@@ -110,10 +126,10 @@ func FuzzParseProjection(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		p, err := ParseProjection(src, fuzzEnv(t))
+		p, err := ParseProjection(src, fx.env())
 		checkErr(t, "ProjectionExpression", err)
 		if err == nil {
-			p.Apply(fuzzItem(t))
+			p.Apply(fx.item)
 		}
 	})
 }

@@ -27,10 +27,22 @@ type parser struct {
 	toks   []token
 	pos    int
 	errTok int // furthest failing token, -1 if none
+	// opMemo caches parseOperand by start token. Backtracking between a
+	// parenthesised condition and a parenthesised operand would otherwise
+	// re-parse nested operands at every level (quadratic in nesting depth).
+	opMemo []opMemo
+}
+
+type opMemo struct {
+	done bool
+	ok   bool
+	op   *operand
+	end  int
 }
 
 func newParser(src, label string, g grammar) *parser {
-	return &parser{src: src, label: label, g: g, toks: lex(src), errTok: -1}
+	toks := lex(src)
+	return &parser{src: src, label: label, g: g, toks: toks, errTok: -1, opMemo: make([]opMemo, len(toks))}
 }
 
 func (p *parser) tok() token { return p.toks[p.pos] }
@@ -235,8 +247,26 @@ func (p *parser) parseComparison() (*node, bool) {
 	return nil, p.fail()
 }
 
-// parseOperand parses a path, :value, function call or a parenthesised operand.
+// parseOperand parses a path, :value, function call or a parenthesised
+// operand. Results are memoised per start position and never mutated
+// afterwards, so callers may share them.
 func (p *parser) parseOperand() (*operand, bool) {
+	start := p.pos
+	if m := p.opMemo[start]; m.done {
+		if m.ok {
+			p.pos = m.end
+		}
+		return m.op, m.ok
+	}
+	op, ok := p.parseOperandUncached()
+	if !ok {
+		p.pos = start
+	}
+	p.opMemo[start] = opMemo{done: true, ok: ok, op: op, end: p.pos}
+	return op, ok
+}
+
+func (p *parser) parseOperandUncached() (*operand, bool) {
 	t := p.tok()
 	switch t.kind {
 	case tLParen:
@@ -245,8 +275,9 @@ func (p *parser) parseOperand() (*operand, bool) {
 		if !ok || !p.accept(tRParen) {
 			return nil, false
 		}
-		inner.parens++
-		return inner, true
+		wrapped := *inner
+		wrapped.parens++
+		return &wrapped, true
 	case tValue:
 		p.pos++
 		return &operand{kind: opValue, ref: t.text}, true

@@ -28,7 +28,9 @@ type Written struct {
 	Shard, Seq string
 	SubSeq     int64 // -1 for a plain record
 	Key        string
-	N          int // per-key counter
+	N          int // per-key counter; negative: not part of the key's order
+	// Data, when set, is the expected value instead of Payload(Key, N).
+	Data []byte
 }
 
 // ID is the idempotency key of a written record.
@@ -108,7 +110,11 @@ func Check(written []Written, got []*kgo.Record) Report {
 		if string(r.Key) != w.Key {
 			rep.KeysOutOfPlace++
 		}
-		if string(r.Value) != string(Payload(w.Key, w.N)) {
+		want := w.Data
+		if want == nil {
+			want = Payload(w.Key, w.N)
+		}
+		if string(r.Value) != string(want) {
 			rep.PayloadMismatch++
 		}
 		if seen[k] {
@@ -116,6 +122,9 @@ func Check(written []Written, got []*kgo.Record) Report {
 			continue
 		}
 		seen[k] = true
+		if w.N < 0 {
+			continue
+		}
 		order := rep.PerKeyFirstOrder[w.Key]
 		if n := len(order); n > 0 && order[n-1] >= w.N {
 			rep.OrderViolations = append(rep.OrderViolations,

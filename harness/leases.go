@@ -1,0 +1,297 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/shardbridge/shardbridge/replicator/lease"
+)
+
+// LeaseChange is one change of a lease's owner the monitor saw.
+type LeaseChange struct {
+	Time  time.Time `json:"time"`
+	Shard string    `json:"shard"`
+	From  string    `json:"from,omitempty"` // "" = unowned
+	To    string    `json:"to,omitempty"`
+}
+
+// LeaseMonitor watches a lease table (KCL layout, read with the
+// replicator's own lease package) and keeps what scenarios assert on: every
+// owner change, when each shard was first owned and first finished, and
+// any checkpoint that went backwards — which only a zombie's accepted write
+// (or a lost lease row) can cause.
+type LeaseMonitor struct {
+	mgr      *lease.Manager
+	interval time.Duration
+
+	mu          sync.Mutex
+	latest      []lease.Lease
+	seen        bool
+	owners      map[string]string
+	checkpoints map[string]lease.Lease
+	changes     []LeaseChange
+	regressions []string
+	firstOwned  map[string]time.Time
+	finished    map[string]time.Time
+	scans       int
+	errors      int
+	cancel      context.CancelFunc
+	done        chan struct{}
+}
+
+// NewLeaseMonitor returns a monitor of the lease table named table.
+func NewLeaseMonitor(env *Env, table string) *LeaseMonitor {
+	return &LeaseMonitor{
+		mgr: lease.NewManager(env.NewDynamoDBClient(), table, "harness-observer",
+			lease.WithLogger(slog.New(slog.DiscardHandler))),
+		interval:    50 * time.Millisecond,
+		owners:      map[string]string{},
+		checkpoints: map[string]lease.Lease{},
+		firstOwned:  map[string]time.Time{},
+		finished:    map[string]time.Time{},
+	}
+}
+
+// Start polls the table until Stop.
+func (m *LeaseMonitor) Start(ctx context.Context) {
+	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	m.done = make(chan struct{})
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(m.interval)
+		defer t.Stop()
+		for {
+			m.Poll(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop ends polling after one last scan.
+func (m *LeaseMonitor) Stop(ctx context.Context) {
+	if m.cancel != nil {
+		m.cancel()
+		<-m.done
+		m.cancel = nil
+	}
+	m.Poll(ctx)
+}
+
+// Poll scans the table once (a missing table reads as empty).
+func (m *LeaseMonitor) Poll(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	all, err := m.mgr.List(ctx)
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		m.errors++
+		return
+	}
+	m.scans++
+	m.latest, m.seen = all, true
+	for _, l := range all {
+		prevOwner, known := m.owners[l.ShardID]
+		if known && prevOwner != l.Owner {
+			m.changes = append(m.changes, LeaseChange{Time: now, Shard: l.ShardID, From: prevOwner, To: l.Owner})
+		}
+		m.owners[l.ShardID] = l.Owner
+		if l.Owner != "" {
+			if _, ok := m.firstOwned[l.ShardID]; !ok {
+				m.firstOwned[l.ShardID] = now
+			}
+		}
+		if l.Finished() {
+			if _, ok := m.finished[l.ShardID]; !ok {
+				m.finished[l.ShardID] = now
+			}
+		}
+		if prev, ok := m.checkpoints[l.ShardID]; ok && compareCheckpoints(l, prev) < 0 {
+			m.regressions = append(m.regressions, fmt.Sprintf("%s: checkpoint went back from %s to %s (owner %q, counter %d)",
+				l.ShardID, checkpointString(prev), checkpointString(l), l.Owner, l.Counter))
+		}
+		m.checkpoints[l.ShardID] = l
+	}
+}
+
+// forget drops what the monitor knows of a shard whose row the harness
+// deleted, so its re-creation is not taken for a regression.
+func (m *LeaseMonitor) forget(shard string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.checkpoints, shard)
+	delete(m.owners, shard)
+}
+
+// Leases returns the last scan.
+func (m *LeaseMonitor) Leases() []lease.Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]lease.Lease(nil), m.latest...)
+}
+
+// Lease returns the last scanned row of a shard.
+func (m *LeaseMonitor) Lease(shard string) (lease.Lease, bool) {
+	for _, l := range m.Leases() {
+		if l.ShardID == shard {
+			return l, true
+		}
+	}
+	return lease.Lease{}, false
+}
+
+// Changes returns every owner change seen.
+func (m *LeaseMonitor) Changes() []LeaseChange {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]LeaseChange(nil), m.changes...)
+}
+
+// Moves counts owner changes from one worker straight to another (a steal
+// or a takeover of an expired lease), as opposed to take-ups of unowned
+// leases and releases.
+func (m *LeaseMonitor) Moves() int {
+	n := 0
+	for _, c := range m.Changes() {
+		if c.From != "" && c.To != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Regressions lists checkpoints that went backwards.
+func (m *LeaseMonitor) Regressions() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.regressions...)
+}
+
+// FirstOwned reports when a shard's lease was first seen with an owner.
+func (m *LeaseMonitor) FirstOwned(shard string) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.firstOwned[shard]
+	return t, ok
+}
+
+// Finished reports when a shard's lease was first seen at SHARD_END.
+func (m *LeaseMonitor) Finished(shard string) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.finished[shard]
+	return t, ok
+}
+
+// checkpointRank orders sentinels around sequence numbers: the initial
+// positions before any record, SHARD_END after every record.
+func checkpointRank(cp string) int {
+	switch cp {
+	case lease.TrimHorizon, lease.Latest, lease.AtTimestamp, "":
+		return 0
+	case lease.ShardEnd:
+		return 2
+	}
+	return 1
+}
+
+func compareCheckpoints(a, b lease.Lease) int {
+	ra, rb := checkpointRank(a.Checkpoint), checkpointRank(b.Checkpoint)
+	if ra != rb || ra != 1 {
+		return ra - rb
+	}
+	x, okx := new(big.Int).SetString(a.Checkpoint, 10)
+	y, oky := new(big.Int).SetString(b.Checkpoint, 10)
+	if !okx || !oky {
+		return strings.Compare(a.Checkpoint, b.Checkpoint)
+	}
+	if c := x.Cmp(y); c != 0 {
+		return c
+	}
+	switch {
+	case a.SubSequence < b.SubSequence:
+		return -1
+	case a.SubSequence > b.SubSequence:
+		return 1
+	}
+	return 0
+}
+
+func checkpointString(l lease.Lease) string {
+	if l.SubSequence > 0 {
+		return fmt.Sprintf("%s/%d", l.Checkpoint, l.SubSequence)
+	}
+	return l.Checkpoint
+}
+
+// DeleteLeaseRow deletes a shard's row from a KCL lease table, as an
+// operator cleaning up by hand would.
+func DeleteLeaseRow(ctx context.Context, ddb *dynamodb.Client, table, shard string) error {
+	_, err := ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(table),
+		Key:       map[string]dtypes.AttributeValue{"leaseKey": &dtypes.AttributeValueMemberS{Value: shard}},
+	})
+	if err != nil {
+		return fmt.Errorf("delete lease %s from %s: %w", shard, table, err)
+	}
+	return nil
+}
+
+// CorruptLeaseRow overwrites a shard's leaseCounter with a string and its
+// checkpoint with a number, the kind of damage a hand edit does.
+func CorruptLeaseRow(ctx context.Context, ddb *dynamodb.Client, table, shard string) error {
+	_, err := ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(table),
+		Key:              map[string]dtypes.AttributeValue{"leaseKey": &dtypes.AttributeValueMemberS{Value: shard}},
+		UpdateExpression: aws.String("SET leaseCounter = :c, checkpoint = :p"),
+		ExpressionAttributeValues: map[string]dtypes.AttributeValue{
+			":c": &dtypes.AttributeValueMemberS{Value: "not-a-number"},
+			":p": &dtypes.AttributeValueMemberN{Value: "42"},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("corrupt lease %s in %s: %w", shard, table, err)
+	}
+	return nil
+}
+
+// DeleteAllLeaseRows empties a lease table (every checkpoint forgotten), the
+// usual way to make a KCL application start over from its initial position.
+func DeleteAllLeaseRows(ctx context.Context, ddb *dynamodb.Client, table string) (int, error) {
+	n := 0
+	var start map[string]dtypes.AttributeValue
+	for {
+		out, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return n, fmt.Errorf("scan %s: %w", table, err)
+		}
+		for _, item := range out.Items {
+			k, ok := item["leaseKey"].(*dtypes.AttributeValueMemberS)
+			if !ok {
+				continue
+			}
+			if err := DeleteLeaseRow(ctx, ddb, table, k.Value); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return n, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}

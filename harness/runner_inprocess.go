@@ -1,0 +1,163 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/shardbridge/shardbridge/replicator"
+	"github.com/shardbridge/shardbridge/replicator/config"
+)
+
+// inProcess is one life of an in-process instance: replicator.Run on its
+// own goroutine, its clients behind a lifeGate.
+type inProcess struct {
+	id     string
+	rep    *replicator.Replicator
+	reg    *prometheus.Registry
+	gate   *lifeGate
+	cancel context.CancelFunc
+	doneCh chan struct{}
+	err    error // Run's error, set before doneCh closes
+	wait   time.Duration
+}
+
+func startInProcess(ctx context.Context, r *Runner, name string, settings map[string]string, seed int64) (*inProcess, error) {
+	settings["REPLICATOR_METRICS_ADDR"] = "off"
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := settings[k]; return v, ok })
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if cfg.SecurityProtocol == "" || cfg.SecurityProtocol == "PLAINTEXT" {
+		// config.Load fills in KAFKA_SASL_MECHANISM's default even without
+		// SASL, which the Kafka options then refuse; no SASL is meant here.
+		cfg.SASLMechanism = ""
+	}
+	p := &inProcess{
+		id:     settings["REPLICATOR_WORKER_ID"],
+		reg:    prometheus.NewRegistry(),
+		gate:   &lifeGate{},
+		doneCh: make(chan struct{}),
+		wait:   settleTimeout(settings),
+	}
+	stall := r.stall
+	userWrap := r.cfg.sinkWrap
+	opts := []replicator.Option{
+		replicator.WithLogger(r.cfg.logger.With("instance", name, "worker", p.id)),
+		replicator.WithKinesisClient(gatedKinesis{g: p.gate, c: r.env.NewKinesisClient()}),
+		replicator.WithDynamoDBClient(gatedDynamoDB{g: p.gate, c: r.env.NewDynamoDBClient()}),
+		replicator.WithMetricsRegistry(p.reg),
+		replicator.WithSeed(seed),
+		replicator.WithSinkWrapper(func(s replicator.Sink) replicator.Sink {
+			if userWrap != nil {
+				s = userWrap(s)
+			}
+			return gatedSink{g: p.gate, stall: stall, inner: s}
+		}),
+	}
+	if r.cfg.transformer != nil {
+		opts = append(opts, replicator.WithTransformer(r.cfg.transformer))
+	}
+	opts = append(opts, r.cfg.extra...)
+	p.rep, err = replicator.New(ctx, cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	go func() {
+		defer close(p.doneCh)
+		p.err = p.rep.Run(runCtx)
+	}()
+	return p, nil
+}
+
+func (p *inProcess) workerID() string      { return p.id }
+func (p *inProcess) done() <-chan struct{} { return p.doneCh }
+func (p *inProcess) logTail() string       { return "" }
+func (p *inProcess) pause() error          { p.gate.pause(); return nil }
+func (p *inProcess) resume() error         { p.gate.resume(); return nil }
+func (p *inProcess) stats(context.Context) (InstanceStats, error) {
+	fams, err := p.reg.Gather()
+	if err != nil {
+		return InstanceStats{}, fmt.Errorf("gather metrics: %w", err)
+	}
+	m := make(map[string]*dto.MetricFamily, len(fams))
+	for _, f := range fams {
+		m[f.GetName()] = f
+	}
+	return statsFromFamilies(m), nil
+}
+
+func (p *inProcess) exitErr() error {
+	select {
+	case <-p.doneCh:
+	default:
+		return nil
+	}
+	if p.gate.isKilled() {
+		return nil
+	}
+	return p.err
+}
+
+func (p *inProcess) ready(ctx context.Context) error {
+	return pollUntil(ctx, 20*time.Millisecond, func() (bool, error) {
+		select {
+		case <-p.doneCh:
+			return false, fmt.Errorf("instance ended: %v", p.err)
+		default:
+		}
+		return p.rep.Ready() == nil, nil
+	})
+}
+
+func (p *inProcess) stop(ctx context.Context) error {
+	p.cancel()
+	select {
+	case <-p.doneCh:
+	case <-time.After(p.wait):
+		return fmt.Errorf("graceful stop did not finish within %s", p.wait)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if p.err != nil {
+		return fmt.Errorf("run: %w", p.err)
+	}
+	return nil
+}
+
+func (p *inProcess) kill() error {
+	p.gate.kill()
+	p.cancel()
+	select {
+	case <-p.doneCh:
+		return nil
+	case <-time.After(p.wait):
+		return errors.New("killed instance did not wind down in time")
+	}
+}
+
+// pollUntil calls f every interval until it reports true, fails, or ctx ends.
+func pollUntil(ctx context.Context, interval time.Duration, f func() (bool, error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ok, err := f()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
