@@ -109,6 +109,47 @@ type Outcome struct {
 	Failures []string
 	CaughtUp bool
 	Duration time.Duration
+	// Reshards are the splits and merges the schedule made.
+	Reshards []Reshard
+
+	mainOut []checker.Observed
+}
+
+// OutputPerShard counts the distinct records of each shard in the main topic.
+func (o *Outcome) OutputPerShard() map[string]int {
+	seen := map[checker.ID]bool{}
+	out := map[string]int{}
+	for _, rec := range o.mainOut {
+		id, err := rec.ID()
+		if err != nil || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out[id.Shard]++
+	}
+	return out
+}
+
+// WrittenBetween counts main-topic records whose Kafka timestamp falls in [from, to).
+func (o *Outcome) WrittenBetween(from, to time.Time) int {
+	n := 0
+	for _, rec := range o.mainOut {
+		if !rec.Timestamp.Before(from) && rec.Timestamp.Before(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// FaultTimes returns when faults of a kind were recorded.
+func (o *Outcome) FaultTimes(kind string) []time.Time {
+	var ts []time.Time
+	for _, f := range o.Faults {
+		if f.Kind == kind {
+			ts = append(ts, f.Time)
+		}
+	}
+	return ts
 }
 
 // Passed reports whether the run kept every promise it was judged on.
@@ -186,6 +227,7 @@ type Run struct {
 	rules    map[string]string
 	trimSeqs []*big.Int
 	markers  string
+	reshards []Reshard
 	phase    string
 	maxLag   time.Duration
 }
@@ -281,6 +323,47 @@ func (r *Run) ChildShards(ctx context.Context) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// Reshard is one split or merge the schedule made.
+type Reshard struct {
+	Kind     string // "split" or "merge"
+	Parents  []string
+	Children []string
+}
+
+// Reshards lists the splits and merges made so far.
+func (r *Run) Reshards() []Reshard {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Reshard(nil), r.reshards...)
+}
+
+// LastReshard returns the latest split or merge.
+func (r *Run) LastReshard() (Reshard, bool) {
+	rs := r.Reshards()
+	if len(rs) == 0 {
+		return Reshard{}, false
+	}
+	return rs[len(rs)-1], true
+}
+
+// noteReshard finds the children of parents and remembers the reshard.
+func (r *Run) noteReshard(ctx context.Context, kind string, parents ...string) error {
+	all, err := r.Shards(ctx)
+	if err != nil {
+		return err
+	}
+	rs := Reshard{Kind: kind, Parents: parents}
+	for _, s := range all {
+		if slices.Contains(parents, aws.ToString(s.ParentShardId)) || slices.Contains(parents, aws.ToString(s.AdjacentParentShardId)) {
+			rs.Children = append(rs.Children, aws.ToString(s.ShardId))
+		}
+	}
+	r.mu.Lock()
+	r.reshards = append(r.reshards, rs)
+	r.mu.Unlock()
+	return nil
 }
 
 // Record notes a fault (or any event worth showing) with the current time.
@@ -648,6 +731,7 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 	checkOpts.Events = r.events()
 	res := checker.Check(expectAcks, mainOut, dlqOut, checkOpts)
 	out.Result = res
+	out.mainOut = mainOut
 
 	if sc.Replay != "" {
 		r.setPhase("replay")
@@ -672,6 +756,7 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 		fail("%d duplicate copies in the main topic, more than the %d this scenario allows", res.Duplicated.ExtraCopies, sc.MaxDuplicates)
 	}
 	out.Faults = r.Faults()
+	out.Reshards = r.Reshards()
 	out.Duration = time.Since(r.start)
 	if sc.Verify != nil {
 		failures = append(failures, sc.Verify(ctx, r, out)...)

@@ -87,6 +87,61 @@ func When(desc string, cond func(ctx context.Context, r *Run) (bool, error)) Tri
 	return Trigger{Desc: "when " + desc, Ready: cond}
 }
 
+// ParentsFinished fires once every parent of the latest split or merge has
+// its lease at SHARD_END.
+func ParentsFinished() Trigger {
+	return When("the resharded parents are finished (SHARD_END)", func(_ context.Context, r *Run) (bool, error) {
+		rs, ok := r.LastReshard()
+		if !ok {
+			return false, errors.New("no split or merge happened before")
+		}
+		for _, p := range rs.Parents {
+			l, ok := r.Leases.Lease(p)
+			if !ok || !l.Finished() {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// ChildTaken fires once a child of the latest split or merge is leased by a
+// worker and has no checkpoint of its own yet.
+func ChildTaken() Trigger {
+	return When("a child shard is leased before its first checkpoint", func(_ context.Context, r *Run) (bool, error) {
+		rs, ok := r.LastReshard()
+		if !ok {
+			return false, errors.New("no split or merge happened before")
+		}
+		for _, c := range rs.Children {
+			if l, ok := r.Leases.Lease(c); ok && l.Owner != "" && checkpointRank(l.Checkpoint) == 0 {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// OwnsAllLeases fires once instance i holds every unfinished lease.
+func OwnsAllLeases(i int) Trigger {
+	return When(fmt.Sprintf("r%d holds every lease", i), func(_ context.Context, r *Run) (bool, error) {
+		in := r.Runner.Instance(i)
+		if in == nil {
+			return false, fmt.Errorf("no instance r%d", i)
+		}
+		leases := r.Leases.Leases()
+		if len(leases) == 0 {
+			return false, nil
+		}
+		for _, l := range leases {
+			if !l.Finished() && l.Owner != in.WorkerID() {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
 // Action is something a step does to the system under test.
 type Action struct {
 	Kind string // e.g. "split-shard", "kill", "throttle"
@@ -239,6 +294,9 @@ func SplitShard(sel ShardSelector) Action {
 		if err := r.Env.WaitStreamActive(ctx, r.Stream); err != nil {
 			return err
 		}
+		if err := r.noteReshard(ctx, "split", id); err != nil {
+			return err
+		}
 		r.Record("split-shard", fmt.Sprintf("split %s (%s)", id, sel.Desc), id)
 		return nil
 	}}
@@ -276,6 +334,9 @@ func MergeShards() Action {
 			return fmt.Errorf("merge %s and %s: %w", a, b, err)
 		}
 		if err := r.Env.WaitStreamActive(ctx, r.Stream); err != nil {
+			return err
+		}
+		if err := r.noteReshard(ctx, "merge", a, b); err != nil {
 			return err
 		}
 		r.Record("merge-shards", fmt.Sprintf("merged %s and %s", a, b), a)
@@ -423,22 +484,23 @@ func InstanceAt(i int) InstanceSelector {
 	}}
 }
 
-// OwnerOf picks the running instance that owns the lease of the shard the
-// selector names (by the lease table, as last scanned).
-func OwnerOf(shard func(r *Run) string) InstanceSelector {
-	return InstanceSelector{Desc: "the owner of the shard", Pick: func(ctx context.Context, r *Run) (*Instance, error) {
-		id := shard(r)
+// OwnerOf picks the running instance owning the lease of one of the shards
+// named (the first owned one, by the lease table as last scanned).
+func OwnerOf(desc string, shards func(r *Run) []string) InstanceSelector {
+	return InstanceSelector{Desc: "the owner of " + desc, Pick: func(ctx context.Context, r *Run) (*Instance, error) {
 		r.Leases.Poll(ctx)
-		l, ok := r.Leases.Lease(id)
-		if !ok || l.Owner == "" {
-			return nil, fmt.Errorf("lease of %s has no owner", id)
-		}
-		for _, in := range r.Runner.Instances() {
-			if in.Running() && in.WorkerID() == l.Owner {
-				return in, nil
+		for _, id := range shards(r) {
+			l, ok := r.Leases.Lease(id)
+			if !ok || l.Owner == "" {
+				continue
+			}
+			for _, in := range r.Runner.Instances() {
+				if in.Running() && in.WorkerID() == l.Owner {
+					return in, nil
+				}
 			}
 		}
-		return nil, fmt.Errorf("owner %s of %s is not a running instance", l.Owner, id)
+		return nil, fmt.Errorf("no running instance owns %s %v", desc, shards(r))
 	}}
 }
 
@@ -620,6 +682,18 @@ func ReleaseSink() Action {
 		r.Record("sink-release", "Kafka sink released", "")
 		return nil
 	}}
+}
+
+// LastChildren names the children of the latest split or merge.
+func LastChildren(r *Run) []string {
+	rs, _ := r.LastReshard()
+	return rs.Children
+}
+
+// LastParents names the parents of the latest split or merge.
+func LastParents(r *Run) []string {
+	rs, _ := r.LastReshard()
+	return rs.Parents
 }
 
 // DeleteLease deletes the lease row of the shard picked by shard.

@@ -32,7 +32,7 @@ import (
 // controllable clock) and an embedded Kafka, plus the workload's record of
 // what it wrote.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *clock.Clock
 	kin    *kinesisfake.Emulator
 	inj    *fault.Injector
@@ -79,7 +79,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newTestEnv(t *testing.T, shards int, partitions int32, opts ...envOpt) *testEnv {
+func newTestEnv(t testing.TB, shards int, partitions int32, opts ...envOpt) *testEnv {
 	t.Helper()
 	ec := envConfig{shards: shards, partitions: partitions}
 	for _, o := range opts {
@@ -173,7 +173,7 @@ func (e *testEnv) start(cfg config.Config, opts ...replicator.Option) *instance 
 }
 
 // stop stops the instance gracefully and returns Run's result.
-func (in *instance) stop(t *testing.T) error {
+func (in *instance) stop(t testing.TB) error {
 	in.cancel()
 	select {
 	case err := <-in.done:

@@ -180,6 +180,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	if o.reg == nil {
 		o.reg = prometheus.NewRegistry()
 	}
+	cfg = withDefaults(cfg)
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -228,7 +229,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	leaseOpts := append([]lease.Option{
 		lease.WithFailoverTime(cfg.FailoverTime),
 		lease.WithClock(o.clock),
-		lease.WithLogger(o.log.With("component", "lease")),
+		lease.WithLogger(o.log), // it names itself (component, worker, table)
 		lease.WithSeed(o.seed),
 	}, o.leaseOpts...)
 	r.mgr = lease.NewManager(o.ddb, cfg.ApplicationName, cfg.WorkerID, leaseOpts...)
@@ -268,6 +269,44 @@ func awsRegion(region string) awsconfig.LoadOptionsFunc {
 		return func(*awsconfig.LoadOptions) error { return nil }
 	}
 	return awsconfig.WithRegion(region)
+}
+
+// withDefaults fills the zero values of a Config built in code (rather than
+// by config.Load) with the documented defaults.
+func withDefaults(c config.Config) config.Config {
+	d := config.Defaults()
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setInt := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setStr := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	setDur(&c.CheckpointInterval, d.CheckpointInterval)
+	setDur(&c.PollInterval, d.PollInterval)
+	setDur(&c.FailoverTime, d.FailoverTime)
+	setDur(&c.ShardSyncInterval, d.ShardSyncInterval)
+	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setDur(&c.StartupTimeout, d.StartupTimeout)
+	setInt(&c.MaxInFlightPerShard, d.MaxInFlightPerShard)
+	setInt(&c.MaxInFlightBytesPerShard, d.MaxInFlightBytesPerShard)
+	setInt(&c.MaxRecordsPerGet, d.MaxRecordsPerGet)
+	setInt(&c.BatchMaxBytes, d.BatchMaxBytes)
+	setStr(&c.InitialPosition, d.InitialPosition)
+	setStr(&c.DeliveryMode, d.DeliveryMode)
+	setStr(&c.Partitioning, d.Partitioning)
+	setStr(&c.Decompress, d.Decompress)
+	setStr(&c.Transform, d.Transform)
+	setStr(&c.SecurityProtocol, d.SecurityProtocol)
+	return c
 }
 
 // checkConfig rejects a Config built in code that Load would have refused.
@@ -553,7 +592,7 @@ func (r *Replicator) reconcile(ctx context.Context) {
 		}
 		w := newShardWorker(r, l)
 		r.workers[id] = w
-		go w.run(ctx)
+		go w.run() // a graceful stop is driven by stopWorkers, not ctx
 	}
 }
 

@@ -165,3 +165,49 @@ func TestSplitAndMerge(t *testing.T) {
 		t.Errorf("merge child lease %+v", merged)
 	}
 }
+
+// A parent shard trimmed away by retention before it was read (its lease
+// exists, the shard does not) must not block its children: the reader finds
+// the shard gone, finishes its lease, and the children are read.
+func TestTrimmedParentDoesNotBlockChildren(t *testing.T) {
+	e := newTestEnv(t, 1, 2)
+	e.write(3, 10)
+	shards, err := source.ListShards(context.Background(), e.kinAPI, e.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := aws.ToString(shards[0].ShardId)
+	if _, err := e.kinAPI.SplitShard(context.Background(), &kinesis.SplitShardInput{
+		StreamName: aws.String(e.stream), ShardToSplit: aws.String(parent),
+		NewStartingHashKey: aws.String("170141183460469231731687303715884105728"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Leases for the parent and both children exist before the trim.
+	mgr := lease.NewManager(e.ddbAPI, e.app, "setup")
+	if err := mgr.EnsureTable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := source.SyncLeases(context.Background(), e.kinAPI, mgr, e.stream, lease.TrimHorizon); err != nil || n != 3 {
+		t.Fatalf("SyncLeases: %d leases, %v", n, err)
+	}
+	e.clock.Advance(time.Second)
+	if err := e.kin.TrimBefore(e.stream, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.writtenRecords())
+	e.write(3, 10)
+	in := e.start(e.config("w1"))
+	e.waitTopic(e.topic, e.writtenRecords()[before:], 20*time.Second)
+	eventually(t, 10*time.Second, "the trimmed parent's lease at SHARD_END", func() bool {
+		for _, l := range e.leases() {
+			if l.ShardID == parent {
+				return l.Checkpoint == lease.ShardEnd
+			}
+		}
+		return false
+	})
+	if in.r.Stats().ShardsEnded != 1 {
+		t.Errorf("shards ended %d, want 1", in.r.Stats().ShardsEnded)
+	}
+}

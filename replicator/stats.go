@@ -34,8 +34,8 @@ type ShardStats struct {
 
 type counters struct {
 	recordsIn, bytesIn, recordsOut, bytesOut, recordsDLQ, bytesDLQ atomic.Int64
-	filtered, throttles, expiredIterators, produceErrors            atomic.Int64
-	shardsEnded, leasesHeld                                          atomic.Int64
+	filtered, throttles, expiredIterators, produceErrors           atomic.Int64
+	shardsEnded, leasesHeld                                        atomic.Int64
 
 	mu     sync.Mutex
 	shards map[string]ShardStats

@@ -20,18 +20,18 @@ import (
 type tracker struct {
 	maxCount, maxBytes int
 
-	mu       sync.Mutex
-	q        []slot
-	head     int    // index in q of the oldest unretired slot
-	base     uint64 // slot number of q[head]
-	next     uint64 // next slot number
-	count    int    // produce-pending slots
-	bytes    int    // bytes of produce-pending slots
-	mark     checkpoint.Position
-	hasMark  bool
-	err      error         // first produce error
-	failed   chan struct{} // closed on the first produce error
-	changed  chan struct{} // signalled (non-blocking) on every acknowledgement
+	mu      sync.Mutex
+	q       []slot
+	head    int    // index in q of the oldest unretired slot
+	base    uint64 // slot number of q[head]
+	next    uint64 // next slot number
+	count   int    // produce-pending slots
+	bytes   int    // bytes of produce-pending slots
+	mark    checkpoint.Position
+	hasMark bool
+	err     error         // first produce error
+	failed  chan struct{} // closed on the first produce error
+	changed chan struct{} // signalled (non-blocking) on every acknowledgement
 }
 
 type slot struct {

@@ -107,13 +107,11 @@ func (w *shardWorker) shutdownCtx() context.Context {
 	return ctx
 }
 
-func (w *shardWorker) run(parent context.Context) {
+func (w *shardWorker) run() {
 	defer close(w.done)
 	defer w.hardStop()
 	defer w.r.metrics.ForgetShard(w.id)
 	defer w.r.stats.forget(w.id)
-	// The loop's ctx ending means a graceful stop, which stopWorkers drives.
-	_ = parent
 
 	if err := w.waitForParents(); err != nil {
 		return
@@ -124,12 +122,18 @@ func (w *shardWorker) run(parent context.Context) {
 		return
 	}
 	if start.Sequence == lease.ShardEnd {
-		return // finished; the lease manager does not hand these out
+		// Finished already (the lease manager does not normally hand these
+		// out): give it back rather than hold it.
+		if err := w.r.mgr.Release(w.hard, w.id); err != nil {
+			w.log.Warn("releasing a finished lease", "error", err)
+		}
+		return
 	}
 	if w.r.cfg.Partitioning == config.PartitionByShard {
 		p, err := partition.ShardPartition(w.id, w.r.topic.partitions)
 		if err != nil {
-			w.halt(fmt.Sprintf("no partition for this shard in shard partitioning: %v", err))
+			_ = w.halt(fmt.Sprintf("no partition of its own for this shard (REPLICATOR_PARTITIONING=shard; add partitions to the topic): %v", err))
+			<-w.soft.Done() // keep the lease so the shard does not hop between instances
 			return
 		}
 		w.partition = p
@@ -154,6 +158,10 @@ func (w *shardWorker) run(parent context.Context) {
 			return
 		case errors.Is(err, errHalted):
 			<-w.soft.Done() // keep the lease until stopped; see the package comment
+			if w.hard.Err() == nil {
+				_ = tr.drain(w.shutdownCtx())
+				w.finalCheckpoint()
+			}
 			return
 		case errors.Is(err, errProduceFailed):
 			failures++
@@ -253,7 +261,7 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 		BackoffBase:  r.o.backoffBase,
 		BackoffMax:   r.o.backoffMax,
 		Seed:         r.o.seed,
-		Logger:       w.log,
+		Logger:       r.log, // the reader adds the shard itself
 		OnThrottle: func(op string) {
 			r.metrics.Throttles.WithLabelValues(op).Inc()
 			r.stats.throttles.Add(1)

@@ -17,8 +17,8 @@ type keysAndAttributes struct {
 	exprParams
 	Keys                 []attr.Item `json:"Keys"`
 	ConsistentRead       bool        `json:"ConsistentRead"`
-	ProjectionExpression *string     `json:"ProjectionExpression"`
-	AttributesToGet      []string    `json:"AttributesToGet"`
+	ProjectionExpression *string     `json:"ProjectionExpression,omitempty"`
+	AttributesToGet      []string    `json:"AttributesToGet,omitempty"`
 }
 
 type batchGetInput struct {

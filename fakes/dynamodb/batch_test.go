@@ -99,3 +99,33 @@ func TestBatchErrors(t *testing.T) {
 	_, err = c.BatchGetItem(ctx(), &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"bt1": {Keys: []map[string]types.AttributeValue{{"pk": s("a")}, {"pk": s("a")}}}}})
 	wantValidation(t, err, "Provided list of item keys contains duplicates")
 }
+
+func TestBatchGetUnprocessedPast16MB(t *testing.T) {
+	c, _ := newClient(t)
+	createTable(t, c, "huge", "pk", types.ScalarAttributeTypeN, "", "")
+	blob := strings.Repeat("b", 390*1024)
+	var keys []map[string]types.AttributeValue
+	for i := 0; i < 45; i++ {
+		put(t, c, "huge", item{"pk": n(fmt.Sprint(i)), "blob": s(blob)})
+		keys = append(keys, item{"pk": n(fmt.Sprint(i))})
+	}
+	got := 0
+	req := map[string]types.KeysAndAttributes{"huge": {Keys: keys}}
+	for rounds := 0; len(req) > 0; rounds++ {
+		if rounds > 3 {
+			t.Fatal("unprocessed keys never drained")
+		}
+		out, err := c.BatchGetItem(ctx(), &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rounds == 0 && len(out.UnprocessedKeys) == 0 {
+			t.Fatal("17 MB answered in one response; want UnprocessedKeys past 16 MB")
+		}
+		got += len(out.Responses["huge"])
+		req = out.UnprocessedKeys
+	}
+	if got != 45 {
+		t.Fatalf("got %d items, want 45", got)
+	}
+}

@@ -364,3 +364,47 @@ func TestGlobalSecondaryIndex(t *testing.T) {
 		t.Fatalf("describe GSI: %+v %v", d, err)
 	}
 }
+
+func TestLocalSecondaryIndex(t *testing.T) {
+	c, _ := newClient(t)
+	_, err := c.CreateTable(ctx(), &dynamodb.CreateTableInput{
+		TableName:   aws.String("orders"),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("cust"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("ts"), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("cust"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("id"), KeyType: types.KeyTypeRange}},
+		LocalSecondaryIndexes: []types.LocalSecondaryIndex{{
+			IndexName:  aws.String("byTime"),
+			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("cust"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("ts"), KeyType: types.KeyTypeRange}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{"total"}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ts := range []string{"30", "10", "20"} {
+		put(t, c, "orders", item{"cust": s("c1"), "id": s(fmt.Sprint("o", i)), "ts": n(ts), "total": n("9.99"), "note": s("x")})
+	}
+	q := func(sel types.Select) []item {
+		out, err := c.Query(ctx(), &dynamodb.QueryInput{TableName: aws.String("orders"), IndexName: aws.String("byTime"),
+			KeyConditionExpression: aws.String("cust = :c AND ts >= :t"), ExpressionAttributeValues: item{":c": s("c1"), ":t": n("15")}, Select: sel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Items
+	}
+	items := q("")
+	if len(items) != 2 || str(items[0]["id"]) != "o2" || str(items[1]["id"]) != "o0" {
+		t.Fatalf("LSI order: %v", items)
+	}
+	if _, ok := items[0]["note"]; ok || str(items[0]["total"]) != "9.99" || len(items[0]) != 4 {
+		t.Fatalf("INCLUDE projection: %v", items[0])
+	}
+	// An LSI can fetch every attribute from the table.
+	if items := q(types.SelectAllAttributes); len(items[0]) != 5 {
+		t.Fatalf("ALL_ATTRIBUTES through LSI: %v", items[0])
+	}
+}

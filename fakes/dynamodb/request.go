@@ -13,8 +13,8 @@ import (
 
 // exprParams are the placeholder maps every expression-taking request carries.
 type exprParams struct {
-	ExpressionAttributeNames  map[string]string          `json:"ExpressionAttributeNames"`
-	ExpressionAttributeValues map[string]json.RawMessage `json:"ExpressionAttributeValues"`
+	ExpressionAttributeNames  map[string]string          `json:"ExpressionAttributeNames,omitempty"`
+	ExpressionAttributeValues map[string]json.RawMessage `json:"ExpressionAttributeValues,omitempty"`
 }
 
 // env validates the placeholder maps and returns the request's expression

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/shardbridge/shardbridge/fakes/fault"
@@ -36,7 +37,12 @@ func getRecordsBody(n int) []byte {
 // 10,000-record GetRecords call it must learn the next iterator from.
 func BenchmarkMiddlewareGetRecords(b *testing.B) {
 	body := getRecordsBody(10_000)
-	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) })
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		// Written in two parts, as a streaming encoder would.
+		_, _ = w.Write(body[:len(body)/2])
+		_, _ = w.Write(body[len(body)/2:])
+	})
 	inj := fault.New()
 	inj.Add(fault.Rule{Service: "dynamodb", Table: "other", Action: fault.Throttle}) // rules exist, none match
 	h := inj.Middleware(next)

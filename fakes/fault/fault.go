@@ -24,8 +24,8 @@
 // Rules are evaluated in the order they were added. Every matching latency
 // rule adds its delay; the first matching rule with any other action answers
 // the request. Every injected fault is recorded as an Event and counted per
-// action; counts are never capped, the event list keeps the newest
-// WithMaxEvents entries. All methods are safe for concurrent use.
+// action; counts are never capped, the event list keeps at most
+// WithMaxEvents of the newest events. All methods are safe for concurrent use.
 package fault
 
 import (
@@ -209,8 +209,9 @@ func WithSeed(seed int64) Option { return func(i *Injector) { i.seed = seed } }
 // WithLogger logs every injected fault at Info level (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(i *Injector) { i.log = l } }
 
-// WithMaxEvents bounds the retained event list to the newest n (default
-// 100,000; n <= 0 keeps every event). Count is never bounded.
+// WithMaxEvents bounds the retained event list to at most n of the newest
+// events (default 100,000; n <= 0 keeps every event). When the list is full
+// the oldest quarter is dropped at once. Count is never bounded.
 func WithMaxEvents(n int) Option { return func(i *Injector) { i.maxEvents = n } }
 
 // WithIteratorCapacity bounds the learned iterator → shard map (default

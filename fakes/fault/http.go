@@ -64,7 +64,7 @@ func (i *Injector) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 	// AWS JSON requests are small (PutRecords tops out near 7 MB in base64),
 	// so buffering them whole is cheap and lets both the rules and next read
 	// the body.
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	_ = r.Body.Close()
 	if err != nil {
 		return // the client went away mid-request
@@ -107,6 +107,26 @@ func (i *Injector) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 	next.ServeHTTP(rec, r)
 	i.learn(req, rec.statusCode(), rec.header, rec.body.Bytes())
 	rec.copyTo(w)
+}
+
+// maxPrealloc caps how much a declared Content-Length may make us allocate
+// up front (a lying header must not cost gigabytes).
+const maxPrealloc = 16 << 20
+
+// readBody reads the request body in one allocation when its length is
+// declared, which the SDKs always do; io.ReadAll's doubling would copy a
+// 5 MB PutRecords body several times.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= maxPrealloc {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		// Anything past the declared length is a protocol error upstream;
+		// net/http already limits the body to ContentLength.
+		return body, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 // dropConnection closes the client's connection without a response. A reset
@@ -210,6 +230,12 @@ func (b *bufferedResponse) WriteHeader(status int) {
 func (b *bufferedResponse) Write(p []byte) (int, error) {
 	if b.status == 0 {
 		b.status = http.StatusOK
+	}
+	if b.body.Cap() == 0 {
+		// One allocation for a response whose length is declared.
+		if n, err := strconv.Atoi(b.header.Get("Content-Length")); err == nil && n > len(p) && n <= maxPrealloc {
+			b.body.Grow(n)
+		}
 	}
 	return b.body.Write(p)
 }

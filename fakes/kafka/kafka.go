@@ -8,7 +8,8 @@
 //     data lives in a data directory (WithDataDir, or a fresh temporary one
 //     that Close removes), so Stop/Start and Restart keep every record,
 //     committed offset and producer state, and come back on the same
-//     127.0.0.1 ports: Brokers never changes for the life of a Cluster.
+//     ports: Brokers never changes for the life of a Cluster. Brokers listen
+//     on 127.0.0.1 unless WithListenHost/WithAdvertisedHost say otherwise.
 //   - FailProduce and TimeoutAfterAppend install kfake faults on the running
 //     broker: the first rejects the next n produce requests for a topic before
 //     anything is appended; the second appends and then answers
@@ -49,6 +50,8 @@ type config struct {
 	ports   []int
 	log     *slog.Logger
 	extra   []kfake.Opt
+
+	listenHost, advertisedHost string
 }
 
 type topic struct {
@@ -73,6 +76,15 @@ func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir }
 // WithPorts listens on fixed ports, one per broker (default: ports the OS
 // chooses at first start, then kept).
 func WithPorts(ports ...int) Option { return func(c *config) { c.ports = ports } }
+
+// WithListenHost listens on host instead of 127.0.0.1, for example
+// "0.0.0.0" inside a container.
+func WithListenHost(host string) Option { return func(c *config) { c.listenHost = host } }
+
+// WithAdvertisedHost makes the brokers tell clients to reach them at
+// host:port (default: the listen host, or 127.0.0.1 when that is a wildcard),
+// for example the container's name in a compose network.
+func WithAdvertisedHost(host string) Option { return func(c *config) { c.advertisedHost = host } }
 
 // WithLogger routes kfake's log lines (warnings and errors) to l (default:
 // discard).
@@ -185,6 +197,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	if len(c.ports) > 0 {
 		opts = append(opts, kfake.Ports(c.ports...))
+	}
+	if c.cfg.listenHost != "" || c.cfg.advertisedHost != "" {
+		opts = append(opts, kfake.ListenFn(listenFn(c.cfg.listenHost, c.cfg.advertisedHost)))
 	}
 	for _, t := range c.cfg.topics {
 		opts = append(opts, kfake.SeedTopics(t.partitions, t.name))
@@ -425,6 +440,47 @@ func (c *Cluster) syncLatencyLocked() {
 	})
 }
 
+// listenFn listens on listenHost and reports advertisedHost as the
+// listener's address: kfake advertises exactly its listener's address in
+// metadata, so this is how a broker in a container can listen on 0.0.0.0
+// while telling clients to dial it by name.
+func listenFn(listenHost, advertisedHost string) func(network, address string) (net.Listener, error) {
+	if listenHost == "" {
+		listenHost = "127.0.0.1"
+	}
+	if advertisedHost == "" {
+		advertisedHost = listenHost
+		if ip := net.ParseIP(listenHost); ip != nil && ip.IsUnspecified() {
+			advertisedHost = "127.0.0.1"
+		}
+	}
+	return func(network, address string) (net.Listener, error) {
+		_, port, err := net.SplitHostPort(address)
+		if err != nil {
+			return nil, fmt.Errorf("kafka listen %q: %w", address, err)
+		}
+		ln, err := net.Listen(network, net.JoinHostPort(listenHost, port))
+		if err != nil {
+			return nil, err
+		}
+		_, realPort, _ := net.SplitHostPort(ln.Addr().String())
+		return advertisedListener{ln, hostPort(net.JoinHostPort(advertisedHost, realPort))}, nil
+	}
+}
+
+type advertisedListener struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l advertisedListener) Addr() net.Addr { return l.addr }
+
+// hostPort is a net.Addr that may hold a host name.
+type hostPort string
+
+func (hostPort) Network() string  { return "tcp" }
+func (h hostPort) String() string { return string(h) }
+
 // slogLogger adapts kfake's logger to slog.
 type slogLogger struct{ l *slog.Logger }
 
@@ -443,5 +499,5 @@ func (s slogLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
 	if !s.l.Enabled(context.Background(), lvl) {
 		return
 	}
-	s.l.Log(context.Background(), lvl, fmt.Sprintf(msg, args...), "component", "kfake")
+	s.l.Log(context.Background(), lvl, fmt.Sprintf(msg, args...), "source", "kfake")
 }

@@ -348,3 +348,20 @@ func TestWithDataDirOutlivesCluster(t *testing.T) {
 		t.Error("topic added by WithTopic on a reloaded data dir is missing")
 	}
 }
+
+func TestAdvertisedHost(t *testing.T) {
+	c := newCluster(t, kafka.WithListenHost("0.0.0.0"), kafka.WithAdvertisedHost("localhost"), kafka.WithTopic("orders", 1))
+	brokers := c.Brokers()
+	host, _, err := net.SplitHostPort(brokers[0])
+	if err != nil || host != "localhost" {
+		t.Fatalf("brokers = %v", brokers)
+	}
+	produce(t, client(t, c), "orders", "a", 3)
+	if err := c.Restart(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Brokers(), brokers) {
+		t.Fatalf("brokers moved: %v -> %v", brokers, c.Brokers())
+	}
+	assertExactly(t, consume(t, c, "orders", 3), values("a", 3))
+}

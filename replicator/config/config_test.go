@@ -132,20 +132,20 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 func TestLoadValues(t *testing.T) {
 	m := minimal()
 	for k, v := range map[string]string{
-		"KCL_INITIAL_POSITION":                   "at_timestamp",
-		"REPLICATOR_INITIAL_TIMESTAMP":           "2026-01-02T15:04:05.5Z",
-		"CHECKPOINT_FREQ_SECONDS":                "2.5",
-		"KAFKA_SECURITY_PROTOCOL":                "SASL_SSL",
-		"KAFKA_SASL_MECHANISM":                   "SCRAM-SHA-512",
-		"KAFKA_SASL_USERNAME":                    "bridge",
-		"KAFKA_SASL_PASSWORD":                    "s3cret",
-		"REPLICATOR_WORKER_ID":                   "w1",
-		"REPLICATOR_PARTITIONING":                "shard",
-		"REPLICATOR_METRICS_ADDR":                "",
-		"REPLICATOR_POLL_INTERVAL":               "1s",
+		"KCL_INITIAL_POSITION":                    "at_timestamp",
+		"REPLICATOR_INITIAL_TIMESTAMP":            "2026-01-02T15:04:05.5Z",
+		"CHECKPOINT_FREQ_SECONDS":                 "2.5",
+		"KAFKA_SECURITY_PROTOCOL":                 "SASL_SSL",
+		"KAFKA_SASL_MECHANISM":                    "SCRAM-SHA-512",
+		"KAFKA_SASL_USERNAME":                     "bridge",
+		"KAFKA_SASL_PASSWORD":                     "s3cret",
+		"REPLICATOR_WORKER_ID":                    "w1",
+		"REPLICATOR_PARTITIONING":                 "shard",
+		"REPLICATOR_METRICS_ADDR":                 "",
+		"REPLICATOR_POLL_INTERVAL":                "1s",
 		"REPLICATOR_MAX_INFLIGHT_BYTES_PER_SHARD": "2097152",
-		"REPLICATOR_TRANSFORM":                   "json-filter:type=order",
-		"REPLICATOR_LOG_LEVEL":                   "debug",
+		"REPLICATOR_TRANSFORM":                    "json-filter:type=order",
+		"REPLICATOR_LOG_LEVEL":                    "debug",
 	} {
 		m[k] = v
 	}

@@ -45,7 +45,7 @@ type Metrics struct {
 	ShardsEnded        prometheus.Counter
 	ShardsHalted       prometheus.Gauge
 	ProduceErrors      prometheus.Counter
-	ProduceLatency     prometheus.Histogram // hand-off to acknowledgement
+	ProduceLatency     prometheus.Histogram   // hand-off to acknowledgement
 	Checkpoints        *prometheus.CounterVec // result: ok, lost, error
 
 	now         func() time.Time

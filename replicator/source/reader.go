@@ -190,7 +190,13 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 				r.o.OnThrottle("GetRecords")
 				failures++
 				d := r.backoff(failures)
-				r.log.Warn("GetRecords throttled; backing off", "error_code", code, "backoff", d, "attempt", failures)
+				// One warning per throttling episode; the rest at debug level
+				// (the metric counts every one).
+				lvl := slog.LevelDebug
+				if failures == 1 {
+					lvl = slog.LevelWarn
+				}
+				r.log.Log(ctx, lvl, "GetRecords throttled; backing off", "error_code", code, "backoff", d, "attempt", failures)
 				next = time.Now().Add(d)
 				continue
 			case code == "ResourceNotFoundException":
@@ -216,7 +222,10 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 				continue
 			}
 		}
-		failures = 0
+		if failures > 0 {
+			r.log.Info("GetRecords recovered", "failed_attempts", failures)
+			failures = 0
+		}
 		lag := aws.ToInt64(res.MillisBehindLatest)
 		r.o.OnLag(lag)
 		iter = res.NextShardIterator

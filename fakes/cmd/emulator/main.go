@@ -6,8 +6,10 @@
 // (fakes/fault). Point any AWS SDK at it with
 // AWS_ENDPOINT_URL=http://127.0.0.1:4566 and any credentials.
 //
-// Kafka (franz-go kfake) listens on 127.0.0.1:-kafka-port (default 9092;
-// 0 picks a free port) with transactions, idempotence and read_committed.
+// Kafka (franz-go kfake) listens on -kafka-host:-kafka-port (default
+// 127.0.0.1:9092; port 0 picks a free port) with transactions, idempotence and
+// read_committed; in a container use -kafka-host 0.0.0.0 and
+// -kafka-advertised-host set to the name clients dial.
 // Its data lives in -kafka-data-dir (default: a temporary directory removed
 // at exit), so a broker restart through the control API keeps every record.
 //

@@ -31,6 +31,8 @@ type options struct {
 	awsAddr      string
 	kafkaPort    int
 	kafkaDataDir string
+	kafkaHost    string
+	kafkaAdHost  string
 	controlAddr  string
 	streams      []nameCount
 	tables       []string
@@ -59,6 +61,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.SetOutput(out)
 	fs.StringVar(&o.awsAddr, "aws-addr", "127.0.0.1:4566", "listen address of the Kinesis + DynamoDB endpoint")
 	fs.IntVar(&o.kafkaPort, "kafka-port", 9092, "Kafka broker port on 127.0.0.1 (0 picks a free port)")
+	fs.StringVar(&o.kafkaHost, "kafka-host", "127.0.0.1", "Kafka listen host (0.0.0.0 inside a container)")
+	fs.StringVar(&o.kafkaAdHost, "kafka-advertised-host", "", "host the broker tells clients to dial (default: -kafka-host, or 127.0.0.1 for a wildcard)")
 	fs.StringVar(&o.kafkaDataDir, "kafka-data-dir", "", "keep Kafka data here across runs (default: a temporary directory)")
 	fs.StringVar(&o.controlAddr, "control-addr", "", "also serve the control API on this address (it is always under /_shardbridge/ on -aws-addr)")
 	fs.StringVar(&streams, "streams", "", "Kinesis streams to create, name:shards,...")
@@ -141,7 +145,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addrs)
 		}
 	}
 
-	kopts := []kafka.Option{kafka.WithLogger(log.With("component", "kafka"))}
+	kopts := []kafka.Option{
+		kafka.WithLogger(log.With("component", "kafka")),
+		kafka.WithListenHost(o.kafkaHost), kafka.WithAdvertisedHost(o.kafkaAdHost),
+	}
 	if o.kafkaPort != 0 {
 		kopts = append(kopts, kafka.WithPorts(o.kafkaPort))
 	}

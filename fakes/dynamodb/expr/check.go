@@ -147,7 +147,7 @@ func (c *checker) checkNode(n *node) {
 		if call.parens >= 2 {
 			c.add(cParens, "The expression has redundant parentheses;")
 		}
-		if _, known := conditionArity[call.fn]; known && call.fn == "size" {
+		if call.fn == "size" {
 			c.add(cMisusedFunc, "The function is not allowed to be used this way in an expression; function: %s", call.fn)
 		}
 		c.checkCall(call)
