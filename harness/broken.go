@@ -18,7 +18,7 @@ import (
 
 // DroppingSink acknowledges every n-th data record without writing it: a
 // silent loss (the checkpoint moves past a record Kafka never got).
-func DroppingSink(topic string, n int) func(replicator.Sink) replicator.Sink {
+func DroppingSink(topic string, n int) SinkWrapper {
 	return func(s replicator.Sink) replicator.Sink {
 		return &droppingSink{inner: s, topic: topic, n: n}
 	}
@@ -49,7 +49,7 @@ func (d *droppingSink) Produce(ctx context.Context, r *kgo.Record, promise func(
 func (d *droppingSink) Flush(ctx context.Context) error { return d.inner.Flush(ctx) }
 
 // DuplicatingSink writes every n-th data record twice.
-func DuplicatingSink(topic string, n int) func(replicator.Sink) replicator.Sink {
+func DuplicatingSink(topic string, n int) SinkWrapper {
 	return func(s replicator.Sink) replicator.Sink {
 		return &duplicatingSink{inner: s, topic: topic, n: n}
 	}
@@ -82,7 +82,7 @@ func (d *duplicatingSink) Flush(ctx context.Context) error { return d.inner.Flus
 // ReorderingSink swaps consecutive data records of the same Kafka key: the
 // second is written before the first (promises are still answered in the
 // replicator's order, so only Kafka's order is wrong).
-func ReorderingSink(topic string) func(replicator.Sink) replicator.Sink {
+func ReorderingSink(topic string) SinkWrapper {
 	return func(s replicator.Sink) replicator.Sink {
 		return &reorderingSink{inner: s, topic: topic, held: map[string]*heldRecord{}}
 	}

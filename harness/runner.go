@@ -52,7 +52,8 @@ type runnerConfig struct {
 	mode        RunMode
 	settings    map[string]string
 	transformer process.Transformer
-	sinkWrap    func(replicator.Sink) replicator.Sink
+	sinkWrap    SinkWrapper
+	sinkFor     func(topic string) SinkWrapper
 	extra       []replicator.Option
 	logger      *slog.Logger
 	logDir      string
@@ -93,10 +94,19 @@ func WithInstanceTransformer(t process.Transformer) RunnerOption {
 	return func(c *runnerConfig) { c.transformer = t }
 }
 
+// SinkWrapper wraps a replicator's Kafka sink.
+type SinkWrapper = func(replicator.Sink) replicator.Sink
+
 // WithInstanceSink wraps the Kafka sink of in-process instances (e.g. a
 // deliberately broken one; see DroppingSink and friends).
-func WithInstanceSink(f func(replicator.Sink) replicator.Sink) RunnerOption {
+func WithInstanceSink(f SinkWrapper) RunnerOption {
 	return func(c *runnerConfig) { c.sinkWrap = f }
+}
+
+// WithInstanceSinkFor is WithInstanceSink for wrappers that need the data
+// topic's name, which is known only once the runner is configured.
+func WithInstanceSinkFor(f func(topic string) SinkWrapper) RunnerOption {
+	return func(c *runnerConfig) { c.sinkFor = f }
 }
 
 // WithReplicatorOptions adds options to every in-process replicator.New.
@@ -145,6 +155,9 @@ func NewRunner(env *Env, opts ...RunnerOption) (*Runner, error) {
 	}
 	if cfg.mode != InProcess && cfg.mode != ChildProcess {
 		return nil, fmt.Errorf("harness: runner: unknown run mode %q", cfg.mode)
+	}
+	if cfg.sinkFor != nil {
+		cfg.sinkWrap = cfg.sinkFor(cfg.settings["KAFKA_TOPIC"])
 	}
 	if cfg.mode == ChildProcess && (cfg.transformer != nil || cfg.sinkWrap != nil || len(cfg.extra) > 0) {
 		return nil, fmt.Errorf("harness: runner: transformers, sink wrappers and replicator options need in-process instances: %w", ErrUnsupported)

@@ -196,7 +196,9 @@ type RunOption func(*runConfig)
 func RunSeed(seed int64) RunOption { return func(c *runConfig) { c.seed, c.seedSet = seed, true } }
 
 // RunEnv adds options of the environment (backend, logger…).
-func RunEnv(opts ...Option) RunOption { return func(c *runConfig) { c.envOpts = append(c.envOpts, opts...) } }
+func RunEnv(opts ...Option) RunOption {
+	return func(c *runConfig) { c.envOpts = append(c.envOpts, opts...) }
+}
 
 // RunObserver receives live events.
 func RunObserver(o Observer) RunOption { return func(c *runConfig) { c.obs = o } }
@@ -209,11 +211,11 @@ func RunProgressEvery(d time.Duration) RunOption { return func(c *runConfig) { c
 
 // Run is a scenario run in progress: what triggers, actions and Verify see.
 type Run struct {
-	Scenario *Scenario
-	Env      *Env
-	Runner   *Runner
-	Leases   *LeaseMonitor
-	Seed     int64
+	Scenario                             *Scenario
+	Env                                  *Env
+	Runner                               *Runner
+	Leases                               *LeaseMonitor
+	Seed                                 int64
 	Stream, Application, Topic, DLQTopic string
 	Partitions                           int32
 

@@ -743,10 +743,11 @@ func TrimStream() Action {
 }
 
 // CompetingReaders runs n extra consumers on every open shard for d, each
-// calling GetRecords as fast as Kinesis lets it: together with the
-// replicator they exceed the 5 reads/s per-shard limit.
-func CompetingReaders(n int, d time.Duration) Action {
-	return Action{Kind: "competing-readers", Desc: fmt.Sprintf("%d competing readers per shard for %s", n, d), Do: func(ctx context.Context, r *Run) error {
+// calling GetRecords perSecond times a second (throttled or not): together
+// with the replicator they exceed the 5 reads/s per-shard limit.
+func CompetingReaders(n int, perSecond float64, d time.Duration) Action {
+	every := time.Duration(float64(time.Second) / perSecond)
+	return Action{Kind: "competing-readers", Desc: fmt.Sprintf("%d competing readers per shard at %.0f calls/s for %s", n, perSecond, d), Do: func(ctx context.Context, r *Run) error {
 		open, err := r.OpenShards(ctx)
 		if err != nil {
 			return err
@@ -754,31 +755,34 @@ func CompetingReaders(n int, d time.Duration) Action {
 		rctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		client := r.Env.NewKinesisClient()
-		done := make(chan int64, n*len(open))
+		done := make(chan [2]int64, n*len(open))
 		for _, s := range open {
 			for range n {
-				go func() { done <- readLoop(rctx, client, r.Stream, aws.ToString(s.ShardId)) }()
+				go func() { done <- readLoop(rctx, client, r.Stream, aws.ToString(s.ShardId), every) }()
 			}
 		}
-		r.Record("competing-readers", fmt.Sprintf("%d readers on each of %d shards for %s", n, len(open), d), "")
-		var calls int64
+		r.Record("competing-readers", fmt.Sprintf("%d readers on each of %d shards, %.0f calls/s each, for %s", n, len(open), perSecond, d), "")
+		var calls, failed int64
 		for range n * len(open) {
-			calls += <-done
+			c := <-done
+			calls, failed = calls+c[0], failed+c[1]
 		}
-		r.Record("competing-readers-end", fmt.Sprintf("competing readers stopped after %d GetRecords calls", calls), "")
+		r.Record("competing-readers-end", fmt.Sprintf("competing readers stopped after %d GetRecords calls (%d refused)", calls, failed), "")
 		return nil
 	}}
 }
 
-func readLoop(ctx context.Context, c *kinesis.Client, stream, shard string) int64 {
-	var calls int64
+// readLoop reads a shard from LATEST once every interval; it returns its
+// calls and how many of them failed.
+func readLoop(ctx context.Context, c *kinesis.Client, stream, shard string, every time.Duration) [2]int64 {
+	var calls, failed int64
 	it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: aws.String(shard), ShardIteratorType: ktypes.ShardIteratorTypeLatest})
 	for err != nil && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 		it, err = c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: aws.String(shard), ShardIteratorType: ktypes.ShardIteratorTypeLatest})
 	}
 	if err != nil {
-		return 0
+		return [2]int64{}
 	}
 	iter := it.ShardIterator
 	for ctx.Err() == nil && iter != nil {
@@ -786,12 +790,13 @@ func readLoop(ctx context.Context, c *kinesis.Client, stream, shard string) int6
 		calls++
 		if err == nil {
 			iter = out.NextShardIterator
+		} else {
+			failed++
 		}
-		// Ten calls a second: twice the per-shard limit on its own.
 		select {
 		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
-	return calls
+	return [2]int64{calls, failed}
 }

@@ -19,9 +19,13 @@ func TestZZSmoke3(t *testing.T) {
 		}}
 	lg := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	out, err := sc.Run(context.Background(), RunSeed(1), RunLogger(lg), RunObserver(Observer{
-		OnFault: func(f report.Fault, d time.Duration) { t.Logf("%6s %s %s", d.Round(time.Millisecond), f.Kind, f.Detail) },
+		OnFault: func(f report.Fault, d time.Duration) {
+			t.Logf("%6s %s %s", d.Round(time.Millisecond), f.Kind, f.Detail)
+		},
 	}))
-	if err != nil { t.Fatal(err) }
+	if err != nil {
+		t.Fatal(err)
+	}
 	report.Write(os.Stdout, out.Report)
 	t.Logf("%+v", out.Total)
 }

@@ -21,10 +21,16 @@ func TestZZSmoke4(t *testing.T) {
 			Then(Wait(2*time.Second), Resume(InstanceAt(1))),
 		}}
 	out, err := sc.Run(context.Background(), RunSeed(1), RunObserver(Observer{
-		OnFault: func(f report.Fault, d time.Duration) { t.Logf("%6s %s %s", d.Round(time.Millisecond), f.Kind, f.Detail) },
+		OnFault: func(f report.Fault, d time.Duration) {
+			t.Logf("%6s %s %s", d.Round(time.Millisecond), f.Kind, f.Detail)
+		},
 	}))
-	if err != nil { t.Fatal(err) }
+	if err != nil {
+		t.Fatal(err)
+	}
 	report.Write(os.Stdout, out.Report)
-	for k, v := range out.Stats { t.Logf("%s %+v", k, v) }
+	for k, v := range out.Stats {
+		t.Logf("%s %+v", k, v)
+	}
 	t.Log(out.LeaseChanges, time.Since(t0))
 }

@@ -20,10 +20,14 @@ func TestZZSmoke(t *testing.T) {
 			Then(AfterFraction(0.7), ThrottleReads(time.Second)),
 		}}
 	out, err := sc.Run(context.Background(), RunSeed(1), RunObserver(Observer{
-		OnFault: func(f report.Fault, d time.Duration) { t.Logf("%6s %s %s", d.Round(time.Millisecond), f.Kind, f.Detail) },
+		OnFault: func(f report.Fault, d time.Duration) {
+			t.Logf("%6s %s %s", d.Round(time.Millisecond), f.Kind, f.Detail)
+		},
 		OnProgress: func(p Progress) { t.Logf("%+v", p) },
 	}))
-	if err != nil { t.Fatal(err) }
+	if err != nil {
+		t.Fatal(err)
+	}
 	report.Write(os.Stdout, out.Report)
 	t.Logf("%+v", out.Total)
 }

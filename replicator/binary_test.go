@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,6 +125,23 @@ func TestBinaryKilledAndRestarted(t *testing.T) {
 	wait()
 	rep := e.waitDelivered(30 * time.Second)
 	t.Logf("after SIGKILL and restart: %s", rep)
+
+	// The real process serves /readyz and /metrics.
+	m := regexp.MustCompile(`"msg":"metrics listening","addr":"([0-9.:]+)"`).FindStringSubmatch(second.stderr.String())
+	if m == nil {
+		t.Fatal("no metrics address in the logs")
+	}
+	for path, want := range map[string]string{"/readyz": "ready", "/metrics": "replicator_records_out_total"} {
+		res, err := http.Get("http://" + m[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d %.200s", path, res.StatusCode, body)
+		}
+	}
 
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -139,3 +139,18 @@ func TestProduceFailureRewinds(t *testing.T) {
 		t.Error("no produce error seen: the fault did not reach the replicator")
 	}
 }
+
+// The Kafka broker restarts mid-stream: the producer reconnects and nothing
+// is lost or reordered.
+func TestKafkaBrokerRestart(t *testing.T) {
+	e := newTestEnv(t, 2, 2)
+	e.start(e.config("w1"))
+	e.write(5, 20)
+	e.waitDelivered(20 * time.Second)
+	wait := e.writeAsync(20, 20, 10*time.Millisecond)
+	if err := e.kafka.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wait()
+	e.waitDelivered(30 * time.Second)
+}

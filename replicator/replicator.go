@@ -16,9 +16,10 @@
 //     max.message.bytes, goes to the dead-letter topic with its original
 //     bytes. Without a dead-letter topic such a record halts its shard: the
 //     shard keeps its lease (so the record does not hop between instances),
-//     stops reading, logs the record's position at error level every
-//     checkpoint interval and counts in replicator_shards_halted. Nothing is
-//     ever dropped silently.
+//     stops reading, logs the record's position at error level (again every
+//     minute) and counts in replicator_shards_halted; Stats names the reason.
+//     Nothing is ever dropped silently. The same holds for a record that is
+//     too large even for the dead-letter topic.
 //   - A produce failure rewinds the shard: reading stops, the records in
 //     flight are waited for, and reading resumes after the last acknowledged
 //     record (duplicates possible, loss and reordering not).
@@ -28,6 +29,13 @@
 //   - Run stops gracefully when ctx ends: stop reading, wait for Kafka's
 //     acknowledgements, checkpoint, release the leases, all within
 //     ShutdownTimeout.
+//   - Start-up checks Kafka (brokers, topics, max.message.bytes), the lease
+//     table (created if missing) and the stream, each retried for at most
+//     StartupTimeout, then syncs the leases; Ready (and /readyz) turn true
+//     only then.
+//   - Known limit (as in the KCL): a shard started at LATEST keeps the LATEST
+//     checkpoint until its first record is acknowledged, so records written
+//     while no instance runs, before that first record, are not replicated.
 package replicator
 
 import (

@@ -171,6 +171,7 @@ func (w *shardWorker) run() {
 			_ = tr.drain(ctx) // answers for everything in flight, then rewind
 			if mark, ok := tr.watermark(); ok {
 				resume = mark
+				failures = 1 // progress since the last failure: back off from the start
 			}
 			d := min(time.Duration(failures)*250*time.Millisecond, 5*time.Second)
 			d = d/2 + time.Duration(w.rnd.Int64N(int64(d/2)+1))

@@ -33,6 +33,9 @@
 //     1 MiB/s and 1,000 records/s of writes, 5 GetRecords calls/s and 2 MiB/s
 //     of reads, 5 GetShardIterator calls/s; per account control-plane rates.
 //     Within them nothing is throttled. See docs/emulator-kinesis.md.
+//   - SDK clients pointed at an in-process emulator should use SDKTransport:
+//     it works around a smithy-go/net/http race that otherwise drops about one
+//     large PutRecords response in a hundred.
 //
 // The emulator keeps everything in memory; each record costs its data, its
 // partition key and about 56 bytes. One mutex per stream serialises writes and

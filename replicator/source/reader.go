@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,7 +93,7 @@ type Reader struct {
 	o    ReaderOptions
 	log  *slog.Logger
 	rnd  *rand.Rand
-	last string // sequence number of the last record handed on
+	last atomic.Pointer[string] // sequence number of the last record handed on
 }
 
 // NewReader returns a reader of one shard.
@@ -137,8 +138,14 @@ func NewReader(api KinesisAPI, o ReaderOptions) *Reader {
 	}
 }
 
-// LastHandedOn is the sequence number of the last record handed on ("" if none).
-func (r *Reader) LastHandedOn() string { return r.last }
+// LastHandedOn is the sequence number of the last record handed on ("" if
+// none). Safe to call while Run runs.
+func (r *Reader) LastHandedOn() string {
+	if p := r.last.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
 
 // noRetry disables the SDK's own retries: the reader's loop retries with its
 // own back-off, and the SDK's client-side retry quota would otherwise turn a
@@ -239,7 +246,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 				return err
 			}
 			if n := len(res.Records); n > 0 {
-				r.last = aws.ToString(res.Records[n-1].SequenceNumber)
+				r.last.Store(res.Records[n-1].SequenceNumber)
 			}
 			if ended {
 				return nil
@@ -262,8 +269,8 @@ func (r *Reader) send(ctx context.Context, out chan<- Batch, b Batch) error {
 
 // resumePosition is where to continue after losing the iterator.
 func (r *Reader) resumePosition() Position {
-	if r.last != "" {
-		return Position{Type: types.ShardIteratorTypeAfterSequenceNumber, Sequence: r.last}
+	if last := r.LastHandedOn(); last != "" {
+		return Position{Type: types.ShardIteratorTypeAfterSequenceNumber, Sequence: last}
 	}
 	return r.o.Start
 }

@@ -9,6 +9,9 @@
 //     record: at-least-once delivery may repeat records after a crash or a
 //     lease move, but the first time each record appears must follow the
 //     order the producer wrote them in (the payload's per-key counter).
+//     ReadAll returns partitions one after another, so this assumes a key's
+//     records share a partition (key partitioning, or shard partitioning
+//     without resharding).
 //   - Payloads written by Payload are "KEY:N" with N counting up from 0 per key.
 package outputcheck
 
