@@ -13,6 +13,7 @@ import (
 
 	"github.com/shardbridge/shardbridge/fakes/fault"
 	"github.com/shardbridge/shardbridge/replicator"
+	"github.com/shardbridge/shardbridge/replicator/lease"
 	"github.com/shardbridge/shardbridge/replicator/source"
 )
 
@@ -78,7 +79,7 @@ func TestExpiredIteratorsWhileSinkStalled(t *testing.T) {
 	e := newTestEnv(t, 2, 4)
 	e.write(20, 20) // 400 records, about 200 per shard
 	var gate *gateSink
-	counting := &countingKinesis{KinesisAPI: e.kinAPI}
+	counting := &countingKinesis{KinesisAPI: e.repKin}
 	cfg := e.config("w1")
 	cfg.MaxRecordsPerGet = 40
 	in := e.start(cfg,
@@ -89,6 +90,10 @@ func TestExpiredIteratorsWhileSinkStalled(t *testing.T) {
 		return gate.blocked.Load() >= 2 && counting.gets.Load() >= 4
 	})
 	e.clock.Advance(6 * time.Minute)
+	// Exactly one batch prefetched per shard while the first one is stuck.
+	if n := counting.gets.Load(); n != 4 {
+		t.Errorf("%d GetRecords with records while the sink stalled, want 4 (one batch in the sink, one prefetched, per shard)", n)
+	}
 	gate.release()
 	rep := e.waitDelivered(20 * time.Second)
 	if rep.Duplicates != 0 {
@@ -96,6 +101,12 @@ func TestExpiredIteratorsWhileSinkStalled(t *testing.T) {
 	}
 	if n := in.r.Stats().ExpiredIterators; n < 2 {
 		t.Errorf("expired iterators = %d, want at least one per shard", n)
+	}
+	if v := in.metric(t, "replicator_expired_iterators_total"); v != float64(in.r.Stats().ExpiredIterators) {
+		t.Errorf("replicator_expired_iterators_total = %v, Stats %d", v, in.r.Stats().ExpiredIterators)
+	}
+	if !e.logged(t, "shard iterator expired; renewing") {
+		t.Error("no JSON log line of the iterator renewal")
 	}
 }
 
@@ -122,6 +133,12 @@ func TestGetRecordsThrottledFor10Seconds(t *testing.T) {
 	injected := e.inj.Count(fault.Throttle)
 	if st := in.r.Stats(); st.Throttles != int64(injected) {
 		t.Errorf("replicator counted %d throttles, fault layer injected %d", st.Throttles, injected)
+	}
+	if v := in.metric(t, `replicator_throttles_total{operation="GetRecords"}`); v != float64(injected) {
+		t.Errorf("replicator_throttles_total = %v, fault layer injected %d", v, injected)
+	}
+	if !e.logged(t, "GetRecords throttled; backing off") || !e.logged(t, "GetRecords recovered") {
+		t.Error("no JSON log lines of the throttling episode")
 	}
 }
 
@@ -153,4 +170,99 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	}
 	wait()
 	e.waitDelivered(30 * time.Second)
+}
+
+// holdSink keeps every record (and its promise) until released: Produce
+// returns at once, as franz-go's does, so only the replicator's own bound
+// limits what a shard hands on.
+type holdSink struct {
+	replicator.Sink
+	mu       sync.Mutex
+	released bool
+	held     []heldRecord
+	perShard map[string]int
+}
+
+type heldRecord struct {
+	r *kgo.Record
+	p func(*kgo.Record, error)
+}
+
+func (h *holdSink) Produce(ctx context.Context, r *kgo.Record, p func(*kgo.Record, error)) {
+	h.mu.Lock()
+	if !h.released {
+		h.held = append(h.held, heldRecord{r, p})
+		for _, hd := range r.Headers {
+			if hd.Key == "kinesis.shard" {
+				h.perShard[string(hd.Value)]++
+			}
+		}
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	h.Sink.Produce(ctx, r, p)
+}
+
+func (h *holdSink) release() {
+	h.mu.Lock()
+	held := h.held
+	h.held, h.released = nil, true
+	h.mu.Unlock()
+	for _, x := range held {
+		h.Sink.Produce(context.Background(), x.r, x.p)
+	}
+}
+
+func (h *holdSink) counts() (total int, maxPerShard int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, n := range h.perShard {
+		total += n
+		maxPerShard = max(maxPerShard, n)
+	}
+	return total, maxPerShard
+}
+
+// While Kafka acknowledges nothing, each shard hands on at most
+// REPLICATOR_MAX_INFLIGHT_PER_SHARD records and no checkpoint moves; once
+// acknowledgements come, everything is delivered and checkpointed.
+func TestInFlightBoundedAndCheckpointOnlyPastAcks(t *testing.T) {
+	e := newTestEnv(t, 2, 2)
+	e.write(10, 20) // 200 records, both shards well above the bound
+	cfg := e.config("w1")
+	cfg.MaxInFlightPerShard = 25
+	hold := &holdSink{perShard: map[string]int{}}
+	in := e.start(cfg, replicator.WithSinkWrapper(func(s replicator.Sink) replicator.Sink { hold.Sink = s; return hold }))
+	eventually(t, 10*time.Second, "both shards at their in-flight bound", func() bool {
+		total, _ := hold.counts()
+		return total >= 50
+	})
+	// Several checkpoint intervals pass while nothing is acknowledged.
+	ticks := in.metric(t, `replicator_checkpoints_total{result="ok"}`)
+	// An absence check needs time: three checkpoint intervals, in which a
+	// wrong checkpoint or more records handed on would show.
+	time.Sleep(3 * cfg.CheckpointInterval)
+	if total, perShard := hold.counts(); perShard > cfg.MaxInFlightPerShard {
+		t.Errorf("%d records of one shard in flight (%d in all), bound %d", perShard, total, cfg.MaxInFlightPerShard)
+	}
+	if got := in.metric(t, `replicator_checkpoints_total{result="ok"}`); got != ticks {
+		t.Errorf("checkpoints written while nothing was acknowledged: %v → %v", ticks, got)
+	}
+	for _, l := range e.leases() {
+		if l.Checkpoint != lease.TrimHorizon {
+			t.Errorf("lease %s checkpoint %s while Kafka acknowledged nothing", l.ShardID, l.Checkpoint)
+		}
+	}
+	hold.release()
+	e.waitDelivered(20 * time.Second)
+	last := e.lastSeqs()
+	eventually(t, 10*time.Second, "checkpoints at the last records", func() bool {
+		for _, l := range e.leases() {
+			if l.Checkpoint != last[l.ShardID] {
+				return false
+			}
+		}
+		return true
+	})
 }

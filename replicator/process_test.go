@@ -127,6 +127,15 @@ func TestDeadLetterTopic(t *testing.T) {
 	if st := in.r.Stats(); st.RecordsDLQ < int64(len(poison)) {
 		t.Errorf("RecordsDLQ = %d, want at least %d", st.RecordsDLQ, len(poison))
 	}
+	if v := in.metric(t, "replicator_records_dlq_total"); v < float64(len(poison)) {
+		t.Errorf("replicator_records_dlq_total = %v, want at least %d", v, len(poison))
+	}
+	if v := in.metric(t, "replicator_bytes_dlq_total"); v < float64(len(big)) {
+		t.Errorf("replicator_bytes_dlq_total = %v, want at least %d", v, len(big))
+	}
+	if !e.logged(t, "record sent to the dead-letter topic", "stage", process.StageSize, "seq", aws.ToString(put.SequenceNumber)) {
+		t.Error("no JSON log line of the oversized record's dead-lettering")
+	}
 }
 
 // Without a dead-letter topic a poison record halts its shard: nothing after
@@ -332,6 +341,7 @@ func TestStartupFailsClearly(t *testing.T) {
 		{"topic missing", func(c *config.Config) { c.KafkaTopic = "nope" }, nil, `KAFKA_TOPIC: topic "nope" does not exist`},
 		{"stream missing", func(c *config.Config) { c.StreamName = "nope" }, nil, "kinesis stream nope"},
 		{"dynamodb unreachable", nil, []replicator.Option{replicator.WithDynamoDBClient(unreachableDynamoDB(t))}, "dynamodb lease table"},
+		{"kinesis unreachable", nil, []replicator.Option{replicator.WithKinesisClient(unreachableKinesis(t))}, "kinesis stream orders: still failing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := e.config("w1")
@@ -358,5 +368,13 @@ func unreachableDynamoDB(t *testing.T) *dynamodb.Client {
 	url := srv.URL
 	srv.Close() // nothing listens there any more
 	return dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+}
+
+func unreachableKinesis(t *testing.T) *kinesis.Client {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	return kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
 }

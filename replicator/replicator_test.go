@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/shardbridge/shardbridge/replicator/internal/outputcheck"
 	"github.com/shardbridge/shardbridge/replicator/lease"
 	"github.com/shardbridge/shardbridge/replicator/source"
 )
@@ -53,6 +54,23 @@ func TestOneInstance(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+
+	var payloadBytes int
+	for _, w := range e.writtenRecords() {
+		payloadBytes += len(outputcheck.Payload(w.Key, w.N))
+	}
+	for series, want := range map[string]float64{
+		"replicator_records_in_total": 800, "replicator_records_out_total": 800,
+		"replicator_bytes_in_total": float64(payloadBytes), "replicator_bytes_out_total": float64(payloadBytes),
+		"replicator_records_dlq_total": 0, "replicator_leases_held": 4,
+	} {
+		if got := in.metric(t, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if !e.logged(t, "lease acquired") || !e.logged(t, "shard started") {
+		t.Error("no JSON log line of leases taken and shards started")
 	}
 
 	// Graceful stop: final checkpoints at the last record, leases released.
@@ -100,6 +118,9 @@ func TestThreeInstancesJoinAndLeave(t *testing.T) {
 	t.Logf("three instances: %s", rep)
 	if c.r.Stats().RecordsOut == 0 {
 		t.Error("the joining instance replicated nothing")
+	}
+	if !e.logged(t, "lease stolen", "worker", "c") || !e.logged(t, "lease released", "worker", "b") {
+		t.Error("no JSON log line of the joining instance stealing, or of the leaving one releasing")
 	}
 }
 
@@ -163,6 +184,11 @@ func TestSplitAndMerge(t *testing.T) {
 	}
 	if merged.ShardID == "" || !strings.Contains(strings.Join(merged.ParentShardIDs, ","), s1) {
 		t.Errorf("merge child lease %+v", merged)
+	}
+	for _, id := range []string{s0, s1, upper} {
+		if !e.logged(t, "shard ended", "shard", id) {
+			t.Errorf("no JSON log line of shard %s ending", id)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +44,18 @@ type shardWorker struct {
 	done     chan struct{}
 	ending   atomic.Bool // shard end being checkpointed: the lease goes away by itself
 
-	// shutdown is the deadline context of a graceful stop.
+	// drainCtx and finalCtx bound a graceful stop: waiting for Kafka's
+	// acknowledgements ends with drainCtx, the final checkpoint with
+	// finalCtx. Both nil until stop.
 	shutdownMu sync.Mutex
-	shutdown   context.Context
+	drainCtx   context.Context
+	finalCtx   context.Context
+	incomplete string // why the graceful stop was incomplete, if it was
+	lostWhy    string // lose's first reason
+
+	// nextGet is the earliest time the next reader of this shard may call
+	// GetRecords, so a rewind (a new reader) keeps the per-shard call rate.
+	nextGet time.Time
 
 	partition int32 // shard partitioning only
 	rnd       *rand.Rand
@@ -74,37 +84,101 @@ func newShardWorker(r *Replicator, l lease.Lease) *shardWorker {
 // lose stops the shard at once: its in-flight records are abandoned
 // without a checkpoint.
 func (w *shardWorker) lose(reason string) {
+	w.shutdownMu.Lock()
+	if w.lostWhy == "" {
+		w.lostWhy = reason
+	}
+	w.shutdownMu.Unlock()
 	if w.hard.Err() == nil {
 		w.log.Warn("stopping shard at once", "reason", reason)
 	}
 	w.hardStop()
 }
 
-// stop asks for a graceful stop: no more reading; in-flight records are
-// waited for (until ctx ends) and checkpointed.
-func (w *shardWorker) stop(ctx context.Context) {
+// leaseLost reports whether the shard was stopped because its lease went to
+// another worker (rather than abandoned at the end of a shutdown).
+func (w *shardWorker) leaseLost() bool {
 	w.shutdownMu.Lock()
-	w.shutdown = ctx
+	defer w.shutdownMu.Unlock()
+	return w.lostWhy != "" && w.lostWhy != reasonShutdownTimeout
+}
+
+// reasonShutdownTimeout is lose's reason when a graceful stop ran out of time.
+const reasonShutdownTimeout = "shutdown timeout"
+
+// stop asks for a graceful stop: no more reading; in-flight records are
+// waited for until drain ends, then what Kafka acknowledged is checkpointed
+// (until final ends).
+func (w *shardWorker) stop(drain, final context.Context) {
+	w.shutdownMu.Lock()
+	w.drainCtx, w.finalCtx = drain, final
 	w.shutdownMu.Unlock()
 	w.softStop()
 }
 
-func (w *shardWorker) shutdownCtx() context.Context {
+// boundCtx is parent, also cancelled when the lease is lost.
+func (w *shardWorker) boundCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	stop := context.AfterFunc(w.hard, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// drainContext bounds waiting for acknowledgements: the graceful stop's
+// drain deadline, or only the lease when no stop was asked for.
+func (w *shardWorker) drainContext() (context.Context, context.CancelFunc) {
+	w.shutdownMu.Lock()
+	d := w.drainCtx
+	w.shutdownMu.Unlock()
+	if d == nil {
+		return w.boundCtx(context.Background())
+	}
+	return w.boundCtx(d)
+}
+
+// drainExpired reports whether a graceful stop's drain deadline passed.
+func (w *shardWorker) drainExpired() bool {
 	w.shutdownMu.Lock()
 	defer w.shutdownMu.Unlock()
-	if w.shutdown == nil {
-		return w.hard
+	return w.drainCtx != nil && w.drainCtx.Err() != nil
+}
+
+// finalContext bounds the final checkpoint.
+func (w *shardWorker) finalContext() (context.Context, context.CancelFunc) {
+	w.shutdownMu.Lock()
+	f := w.finalCtx
+	w.shutdownMu.Unlock()
+	if f == nil {
+		return w.boundCtx(context.Background())
 	}
-	// Bounded by the shutdown deadline and by a lease loss.
-	ctx, cancel := context.WithCancel(w.shutdown)
-	go func() {
-		select {
-		case <-w.hard.Done():
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	return ctx
+	return w.boundCtx(f)
+}
+
+// stopIncomplete says why the graceful stop left work undone ("" if not).
+func (w *shardWorker) stopIncomplete() string {
+	w.shutdownMu.Lock()
+	defer w.shutdownMu.Unlock()
+	return w.incomplete
+}
+
+// finishStop drains tr within the drain deadline, checkpoints what was
+// acknowledged and notes what was left undone.
+func (w *shardWorker) finishStop(tr *tracker) {
+	ctx, cancel := w.drainContext()
+	_ = tr.drain(ctx)
+	cancel()
+	var why []string
+	if n := tr.pending(); n > 0 {
+		why = append(why, fmt.Sprintf("%d records not acknowledged by Kafka", n))
+	}
+	if err := w.finalCheckpoint(); err != nil {
+		why = append(why, "final checkpoint not written: "+err.Error())
+	}
+	if len(why) > 0 && !w.leaseLost() {
+		w.shutdownMu.Lock()
+		w.incomplete = strings.Join(why, ", ")
+		w.shutdownMu.Unlock()
+		w.log.Warn("shard stopped with work undone; the next owner resumes from the last checkpoint", "undone", w.incomplete)
+	}
 }
 
 func (w *shardWorker) run() {
@@ -159,16 +233,16 @@ func (w *shardWorker) run() {
 		case errors.Is(err, errHalted):
 			<-w.soft.Done() // keep the lease until stopped; see the package comment
 			if w.hard.Err() == nil {
-				_ = tr.drain(w.shutdownCtx())
-				w.finalCheckpoint()
+				w.finishStop(tr)
 			}
 			return
 		case errors.Is(err, errProduceFailed):
 			failures++
 			w.r.metrics.ProduceErrors.Inc()
 			w.r.stats.produceErrors.Add(1)
-			ctx := w.shutdownCtx()
+			ctx, cancel := w.drainContext()
 			_ = tr.drain(ctx) // answers for everything in flight, then rewind
+			cancel()
 			if mark, ok := tr.watermark(); ok {
 				resume = mark
 				failures = 1 // progress since the last failure: back off from the start
@@ -178,20 +252,19 @@ func (w *shardWorker) run() {
 			w.log.Warn("kafka produce failed; rewinding to the last acknowledged record",
 				"error", tr.failure(), "resume_after", resume.String(), "backoff", d)
 			if w.soft.Err() != nil {
-				w.finalCheckpoint()
+				w.finishStop(tr)
 				return
 			}
 			select {
 			case <-time.After(d):
 			case <-w.soft.Done():
-				w.finalCheckpoint()
+				w.finishStop(tr)
 				return
 			}
 		case w.hard.Err() != nil: // lease lost: abandon in-flight records
 			return
 		default: // graceful stop
-			_ = tr.drain(w.shutdownCtx())
-			w.finalCheckpoint()
+			w.finishStop(tr)
 			return
 		}
 	}
@@ -262,6 +335,7 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 		BackoffBase:  r.o.backoffBase,
 		BackoffMax:   r.o.backoffMax,
 		Seed:         r.o.seed,
+		NotBefore:    w.nextGet,
 		Logger:       r.log, // the reader adds the shard itself
 		OnThrottle: func(op string) {
 			r.metrics.Throttles.WithLabelValues(op).Inc()
@@ -282,6 +356,7 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 	defer func() {
 		cancel()
 		<-readErr
+		w.nextGet = reader.NextCall() // only this goroutine reads and writes it
 	}()
 
 	pos := process.Position{StartingHashKey: w.l.StartingHashKey, EndingHashKey: w.l.EndingHashKey}
@@ -489,6 +564,9 @@ func (w *shardWorker) halt(reason string) error {
 func (w *shardWorker) finishShard(b source.Batch, tr *tracker) error {
 	ctx := w.hard
 	for tr.pending() > 0 {
+		if w.drainExpired() {
+			return errStopping // the graceful stop checkpoints what was acknowledged
+		}
 		select {
 		case <-tr.failed:
 			return errProduceFailed
@@ -527,10 +605,14 @@ func (w *shardWorker) finishShard(b source.Batch, tr *tracker) error {
 		if err == nil {
 			break
 		}
-		if errors.Is(err, checkpoint.ErrLeaseLost) || ctx.Err() != nil {
+		if errors.Is(err, checkpoint.ErrLeaseLost) {
 			w.ending.Store(false)
-			w.log.Warn("shard end checkpoint refused", "error", err)
 			w.r.metrics.Checkpoints.WithLabelValues("lost").Inc()
+			w.lose(fmt.Sprintf("shard end checkpoint refused: %v", err))
+			return errStopping
+		}
+		if ctx.Err() != nil {
+			w.ending.Store(false)
 			return errStopping
 		}
 		w.log.Warn("shard end checkpoint failed; retrying", "error", err, "attempt", attempt)
@@ -563,29 +645,35 @@ func (w *shardWorker) checkpointLoop(done chan struct{}) {
 		case <-w.soft.Done():
 			return
 		case <-t.C:
-			w.checkpoint(w.hard)
+			_ = w.checkpoint(w.hard)
 		}
 	}
 }
 
 // finalCheckpoint checkpoints once more at a graceful stop.
-func (w *shardWorker) finalCheckpoint() {
-	w.checkpoint(w.shutdownCtx())
+func (w *shardWorker) finalCheckpoint() error {
+	ctx, cancel := w.finalContext()
+	defer cancel()
+	return w.checkpoint(ctx)
 }
 
 // checkpoint writes the current watermark if it moved. A refusal means the
-// lease is gone: stop the shard at once.
-func (w *shardWorker) checkpoint(ctx context.Context) {
+// lease is gone: stop the shard at once. It returns the error of a write
+// that failed (nil when there was nothing to write).
+func (w *shardWorker) checkpoint(ctx context.Context) error {
 	w.mu.Lock()
 	tr := w.tr
 	last, hasLast := w.lastCP, w.hasLastCP
 	w.mu.Unlock()
-	if tr == nil || ctx.Err() != nil {
-		return
+	if tr == nil {
+		return nil
 	}
 	mark, ok := tr.watermark()
 	if !ok || (hasLast && mark == last) {
-		return
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", mark, err)
 	}
 	err := w.r.cp.Checkpoint(ctx, w.id, mark)
 	switch {
@@ -605,4 +693,5 @@ func (w *shardWorker) checkpoint(ctx context.Context) {
 			w.log.Warn("checkpoint failed; retrying at the next interval", "error", err, "position", mark.String())
 		}
 	}
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -131,6 +132,12 @@ func (d *dtable) create(rangeType types.ScalarAttributeType) *dynamodb.CreateTab
 	if err != nil {
 		d.t.Fatalf("CreateTable %s: %v", d.name, err)
 	}
+	// The reference emulator is shared by every test: drop the table after.
+	d.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = d.dc.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(d.name)})
+	})
 	d.waitActive()
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -93,8 +94,15 @@ func newStream(t *testing.T, tg target, shards int) *kstream {
 	return s
 }
 
+// create creates the stream, deletes it when the test ends (the reference
+// emulator is shared by every test) and waits for ACTIVE.
 func (s *kstream) create(shards int) {
 	s.t.Helper()
+	s.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = s.kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(s.name), EnforceConsumerDeletion: aws.Bool(true)})
+	})
 	eventually(s.t, "CreateStream "+s.name, func() (bool, error) {
 		_, err := s.kc.CreateStream(s.ctx, &kinesis.CreateStreamInput{StreamName: aws.String(s.name), ShardCount: aws.Int32(int32(shards))})
 		// LimitExceeded: AWS (and kinesis-mock) cap how many streams may be

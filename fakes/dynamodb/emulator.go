@@ -158,10 +158,17 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, targetPrefix)
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	var body []byte
+	var err error
+	if r.ContentLength <= maxBodyBytes {
+		body, err = io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	}
 	var resp any
 	var apiErr *apiError
 	switch {
+	case r.ContentLength > maxBodyBytes:
+		// Refused before reading: a declared size past the cap is enough.
+		apiErr = validationErr("Request size exceeds %d bytes", maxBodyBytes)
 	case err != nil:
 		apiErr = serializationErr(fmt.Sprintf("reading request body: %v", err))
 	case len(body) > maxBodyBytes:

@@ -218,6 +218,11 @@ func WithMaxEvents(n int) Option { return func(i *Injector) { i.maxEvents = n } 
 // 65,536 iterators; the oldest are forgotten first).
 func WithIteratorCapacity(n int) Option { return func(i *Injector) { i.iterCap = n } }
 
+// WithMaxBody bounds the request body the injector buffers to parse (default
+// 64 MiB, above anything either emulator accepts). A larger body streams on
+// unbuffered; rules selecting on stream, shard or table do not match it.
+func WithMaxBody(n int64) Option { return func(i *Injector) { i.maxBody = n } }
+
 // Injector decides, per request, which fault (if any) to inject.
 type Injector struct {
 	clock     *clock.Clock
@@ -225,6 +230,7 @@ type Injector struct {
 	log       *slog.Logger
 	maxEvents int
 	iterCap   int
+	maxBody   int64
 
 	mu     sync.Mutex
 	rng    *rand.Rand
@@ -245,7 +251,7 @@ type installed struct {
 
 // New returns an Injector with no rules.
 func New(opts ...Option) *Injector {
-	i := &Injector{seed: 1, maxEvents: 100_000, iterCap: 65_536, counts: map[Action]int{}}
+	i := &Injector{seed: 1, maxEvents: 100_000, iterCap: 65_536, maxBody: 64 << 20, counts: map[Action]int{}}
 	for _, o := range opts {
 		o(i)
 	}
@@ -257,6 +263,9 @@ func New(opts ...Option) *Injector {
 	}
 	if i.iterCap <= 0 {
 		i.iterCap = 65_536
+	}
+	if i.maxBody <= 0 {
+		i.maxBody = 64 << 20
 	}
 	i.rng = rand.New(rand.NewPCG(uint64(i.seed), uint64(i.seed)^0x5348415244)) //nolint:gosec // reproducible chaos, not crypto
 	i.iters = newIteratorMap(i.iterCap)

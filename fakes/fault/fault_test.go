@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -595,5 +597,49 @@ func TestMaxEventsKeepsNewestButCountsAll(t *testing.T) {
 	}
 	if inj.Count(fault.Throttle) != 20 || inj.Counts()[fault.Throttle] != 20 {
 		t.Errorf("count %d, want 20", inj.Count(fault.Throttle))
+	}
+}
+
+// TestOversizedBodyStreamsThrough: a body past WithMaxBody is not buffered;
+// it reaches the handler byte for byte, operation rules still fire and
+// content selectors do not match it.
+func TestOversizedBodyStreamsThrough(t *testing.T) {
+	const limit = 1 << 10
+	var got atomic.Int64
+	sink := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Store(n)
+		w.WriteHeader(http.StatusOK)
+	})
+	inj := fault.New(fault.WithMaxBody(limit))
+	srv := httptest.NewServer(inj.Middleware(sink))
+	t.Cleanup(srv.Close)
+	big := `{"StreamName":"a","Records":[` + strings.Repeat(" ", 4*limit) + `]}`
+	send := func(chunked bool) int {
+		t.Helper()
+		var body io.Reader = strings.NewReader(big)
+		if chunked {
+			body = io.MultiReader(body) // hides the length: sent chunked
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, body)
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	id := inj.Add(fault.Rule{Stream: "a", Action: fault.Throttle})
+	for _, chunked := range []bool{false, true} {
+		got.Store(0)
+		if s := send(chunked); s != http.StatusOK || got.Load() != int64(len(big)) {
+			t.Errorf("chunked=%v: status %d, handler read %d of %d bytes", chunked, s, got.Load(), len(big))
+		}
+	}
+	inj.Remove(id)
+	inj.Add(fault.Rule{Operations: []string{"PutRecords"}, Action: fault.Throttle})
+	if s := send(true); s != http.StatusBadRequest {
+		t.Errorf("operation rule on an oversized body: status %d", s)
 	}
 }

@@ -63,15 +63,26 @@ func (i *Injector) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	// AWS JSON requests are small (PutRecords tops out near 7 MB in base64),
 	// so buffering them whole is cheap and lets both the rules and next read
-	// the body.
-	body, err := readBody(r)
-	_ = r.Body.Close()
+	// the body. A body past WithMaxBody is not buffered: it streams on to
+	// next (which refuses it), and rules that select on its content do not
+	// match it.
+	body, whole, err := readBody(r, i.maxBody)
 	if err != nil {
+		_ = r.Body.Close()
 		return // the client went away mid-request
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	if whole {
+		_ = r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	} else {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		body = nil
+	}
 
 	req := newRequest(r, body)
 	if req.service == "" {
@@ -115,18 +126,28 @@ const maxPrealloc = 16 << 20
 
 // readBody reads the request body in one allocation when its length is
 // declared, which the SDKs always do; io.ReadAll's doubling would copy a
-// 5 MB PutRecords body several times.
-func readBody(r *http.Request) ([]byte, error) {
-	if n := r.ContentLength; n > 0 && n <= maxPrealloc {
-		body := make([]byte, n)
+// 5 MB PutRecords body several times. whole is false when the body is
+// larger than maxBuffered: body is then only its first bytes (possibly
+// none) and the rest is still in r.Body.
+func readBody(r *http.Request, maxBuffered int64) (body []byte, whole bool, err error) {
+	n := r.ContentLength
+	switch {
+	case n > maxBuffered:
+		return nil, false, nil
+	case n > 0 && n <= min(maxPrealloc, maxBuffered):
+		body = make([]byte, n)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		// Anything past the declared length is a protocol error upstream;
 		// net/http already limits the body to ContentLength.
-		return body, nil
+		return body, true, nil
 	}
-	return io.ReadAll(r.Body)
+	body, err = io.ReadAll(io.LimitReader(r.Body, maxBuffered+1))
+	if err != nil {
+		return nil, false, err
+	}
+	return body, int64(len(body)) <= maxBuffered, nil
 }
 
 // dropConnection closes the client's connection without a response. A reset

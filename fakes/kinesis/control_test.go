@@ -231,6 +231,26 @@ func TestListShards(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", c.name, got, want)
 		}
 	}
+	// Every filter pages the same way: MaxResults 1 and NextToken alone
+	// (the token carries the filter) walk exactly the unpaginated answer.
+	for _, c := range cases {
+		var want, got []string
+		for _, n := range c.want {
+			want = append(want, sid(n))
+		}
+		out := must[*sdk.ListShardsOutput](t)(e.c.ListShards(ctx, &sdk.ListShardsInput{StreamName: aws.String("s"), ShardFilter: c.f, MaxResults: aws.Int32(1)}))
+		got = append(got, ids(out.Shards)...)
+		for pages := 1; out.NextToken != nil; pages++ {
+			if pages > len(want) {
+				t.Fatalf("%s: more pages than shards", c.name)
+			}
+			out = must[*sdk.ListShardsOutput](t)(e.c.ListShards(ctx, &sdk.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int32(1)}))
+			got = append(got, ids(out.Shards)...)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s paginated: got %v, want %v", c.name, got, want)
+		}
+	}
 	if got := list(nil, func(in *sdk.ListShardsInput) { in.ExclusiveStartShardId = aws.String(sid(1)) }); !slices.Equal(got, []string{sid(2), sid(3), sid(4)}) {
 		t.Errorf("ExclusiveStartShardId: %v", got)
 	}

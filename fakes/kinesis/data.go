@@ -61,10 +61,12 @@ type putResult struct {
 // With limits on, an entry whose shard is over its write budget fails with
 // ProvisionedThroughputExceededException and consumes nothing.
 func (e *Emulator) appendRecords(s *stream, entries []putEntry, hashes []u128, res []putResult) {
-	now := e.clock.Now()
-	nowMs, nowNs := now.UnixMilli(), now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Read the clock under the lock so concurrent writers cannot append an
+	// earlier arrival after a later one.
+	now := e.clock.Now()
+	nowMs, nowNs := now.UnixMilli(), now.UnixNano()
 	tp := s.trimPoint(nowMs)
 	for i := range entries {
 		sh := s.route(hashes[i])
@@ -82,7 +84,13 @@ func (e *Emulator) appendRecords(s *stream, entries []putEntry, hashes []u128, r
 		}
 		sh.trim(tp)
 		c := e.seq.Add(1)
-		sh.recs = append(sh.recs, record{counter: c, arrival: nowMs, key: *entries[i].PartitionKey, data: entries[i].Data})
+		// Arrival times never decrease within a shard, even if the clock is
+		// set back: trimming and AT_TIMESTAMP binary-search them.
+		arrival := nowMs
+		if n := len(sh.recs); n > 0 && sh.recs[n-1].arrival > arrival {
+			arrival = sh.recs[n-1].arrival
+		}
+		sh.recs = append(sh.recs, record{counter: c, arrival: arrival, key: *entries[i].PartitionKey, data: entries[i].Data})
 		res[i].counter = c
 	}
 }

@@ -327,3 +327,59 @@ func TestConcurrentClients(t *testing.T) {
 		t.Fatalf("read %d records, wrote %d", total, writers*batches*perBatch)
 	}
 }
+
+// TestArrivalNeverDecreases: a clock set back does not make a later record
+// look older than an earlier one in the same shard (trimming and
+// AT_TIMESTAMP rely on arrival order).
+func TestArrivalNeverDecreases(t *testing.T) {
+	e := newEnv(t, false)
+	e.create(t, "s", 1)
+	put := func(v byte) {
+		t.Helper()
+		must[*sdk.PutRecordOutput](t)(e.c.PutRecord(ctx, &sdk.PutRecordInput{StreamName: aws.String("s"), PartitionKey: aws.String("k"), Data: []byte{v}}))
+	}
+	e.clk.Set(t0.Add(10 * time.Second))
+	put(0)
+	e.clk.Set(t0.Add(5 * time.Second)) // the clock goes back
+	put(1)
+	e.clk.Set(t0.Add(12 * time.Second))
+	put(2)
+	recs, _ := e.readAll(t, e.iterator(t, &sdk.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String(sid(0)), ShardIteratorType: types.ShardIteratorTypeTrimHorizon}), 0)
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].ApproximateArrivalTimestamp.Before(*recs[i-1].ApproximateArrivalTimestamp) {
+			t.Fatalf("record %d arrived at %v, before record %d at %v", i, recs[i].ApproximateArrivalTimestamp, i-1, recs[i-1].ApproximateArrivalTimestamp)
+		}
+	}
+	// AT_TIMESTAMP 11 s: only the record stored at 12 s. Its predecessor
+	// (stored while the clock read 5 s) counts as arriving at 10 s.
+	ts := t0.Add(11 * time.Second)
+	got, _ := e.readAll(t, e.iterator(t, &sdk.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String(sid(0)), ShardIteratorType: types.ShardIteratorTypeAtTimestamp, Timestamp: &ts}), 0)
+	if len(got) != 1 || got[0].Data[0] != 2 {
+		t.Fatalf("AT_TIMESTAMP 11 s: %d records", len(got))
+	}
+}
+
+// TestGetRecordsCountCap: without Limit a call returns at most 10,000
+// records; Limit 10,000 is accepted.
+func TestGetRecordsCountCap(t *testing.T) {
+	e := newEnv(t, false)
+	e.create(t, "s", 1)
+	for i := 0; i < 21; i++ { // 10,500 records
+		out := must[*sdk.PutRecordsOutput](t)(e.c.PutRecords(ctx, &sdk.PutRecordsInput{StreamName: aws.String("s"), Records: entries(500, 1, "0")}))
+		if aws.ToInt32(out.FailedRecordCount) != 0 {
+			t.Fatal("put failed")
+		}
+	}
+	iter := e.iterator(t, &sdk.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String(sid(0)), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	first := must[*sdk.GetRecordsOutput](t)(e.c.GetRecords(ctx, &sdk.GetRecordsInput{ShardIterator: aws.String(iter)}))
+	if len(first.Records) != 10000 || first.NextShardIterator == nil {
+		t.Fatalf("no Limit: %d records", len(first.Records))
+	}
+	rest := must[*sdk.GetRecordsOutput](t)(e.c.GetRecords(ctx, &sdk.GetRecordsInput{ShardIterator: first.NextShardIterator, Limit: aws.Int32(10000)}))
+	if len(rest.Records) != 500 {
+		t.Fatalf("second page: %d records", len(rest.Records))
+	}
+}

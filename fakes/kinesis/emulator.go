@@ -118,9 +118,17 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.writeError(w, newErr(errUnknownOperation, "operation %s is not supported by the Shardbridge Kinesis emulator", op))
 		return
 	}
+	if r.ContentLength > maxRequestBody {
+		e.writeError(w, newErr(errSerialization, "request body of %d bytes is too large (the emulator accepts at most %d)", r.ContentLength, maxRequestBody))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	if err != nil {
-		e.writeError(w, newErr(errSerialization, "reading request body: %v", err))
+		msg := fmt.Sprintf("reading request body: %v", err)
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			msg = fmt.Sprintf("request body is too large (the emulator accepts at most %d bytes)", maxRequestBody)
+		}
+		e.writeError(w, newErr(errSerialization, "%s", msg))
 		return
 	}
 	if len(body) == 0 {

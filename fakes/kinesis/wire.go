@@ -58,6 +58,9 @@ func invalidArg(format string, args ...any) *apiError {
 	return newErr(errInvalidArgument, format, args...)
 }
 
+// maxEpochSeconds bounds accepted timestamps (about 31 million years).
+const maxEpochSeconds = 1e15
+
 // epochMillis is a timestamp on the wire: JSON number of epoch seconds with
 // millisecond precision, as the awsJson1_1 protocol encodes timestamps.
 type epochMillis int64
@@ -79,7 +82,10 @@ func (t *epochMillis) UnmarshalJSON(b []byte) error {
 		b = []byte(s)
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	// Beyond ±1e15 s the milliseconds no longer fit an int64 (the float
+	// conversion would wrap to a garbage instant): such a timestamp is
+	// malformed input, not a point in time.
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) >= maxEpochSeconds {
 		return fmt.Errorf("invalid timestamp %q", b)
 	}
 	*t = epochMillis(math.Round(f * 1000))

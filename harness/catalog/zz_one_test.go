@@ -14,7 +14,11 @@ func TestZZOne(t *testing.T) {
 	sc, _ := Get(os.Getenv("ONLY"))
 	lg := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	out, err := sc.Run(context.Background(), harness.RunSeed(7), harness.RunLogger(lg))
-	if err != nil { t.Fatal(err) }
+	if err != nil {
+		t.Fatal(err)
+	}
 	report.Write(os.Stdout, out.Report)
-	for k, v := range out.Stats { t.Logf("%s %+v", k, v) }
+	for k, v := range out.Stats {
+		t.Logf("%s %+v", k, v)
+	}
 }

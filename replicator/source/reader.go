@@ -65,6 +65,10 @@ type ReaderOptions struct {
 	CallTimeout time.Duration
 	Seed        int64 // seeds the jitter (mixed with the shard id)
 	Logger      *slog.Logger
+	// NotBefore delays the first GetRecords: a new reader of a shard (after
+	// a rewind) passes the previous reader's NextCall, so the shard's call
+	// rate holds across readers.
+	NotBefore time.Time
 
 	OnThrottle func(operation string) // each throttled call
 	OnExpired  func()                 // each ExpiredIteratorException
@@ -77,7 +81,9 @@ type ReaderOptions struct {
 //   - One batch is prefetched: while the consumer works on batch N, Run
 //     fetches batch N+1 and waits to hand it on.
 //   - GetRecords is never called more often than every MinInterval, and when
-//     caught up (no records, or MillisBehindLatest 0) only every PollInterval.
+//     caught up (no records, or MillisBehindLatest 0) only every PollInterval;
+//     the first call waits for NotBefore, so successive readers of a shard
+//     (see NextCall) keep that spacing too.
 //   - Throttling and transient errors back off exponentially with full jitter
 //     (seeded) and recover; the back-off resets after a success.
 //   - ExpiredIteratorException: a new iterator AFTER_SEQUENCE_NUMBER the last
@@ -94,6 +100,7 @@ type Reader struct {
 	log  *slog.Logger
 	rnd  *rand.Rand
 	last atomic.Pointer[string] // sequence number of the last record handed on
+	next atomic.Int64           // earliest next GetRecords, Unix nanoseconds
 }
 
 // NewReader returns a reader of one shard.
@@ -147,6 +154,15 @@ func (r *Reader) LastHandedOn() string {
 	return ""
 }
 
+// NextCall is the earliest time the shard may see its next GetRecords call
+// (from this reader or a successor). Safe to call while Run runs.
+func (r *Reader) NextCall() time.Time {
+	if n := r.next.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return r.o.NotBefore
+}
+
 // noRetry disables the SDK's own retries: the reader's loop retries with its
 // own back-off, and the SDK's client-side retry quota would otherwise turn a
 // long throttling episode into "retry quota exceeded" failures.
@@ -162,7 +178,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 		return r.send(ctx, out, Batch{End: true, Gone: true})
 	}
 	var (
-		next     time.Time // earliest start of the next GetRecords
+		next     = r.o.NotBefore // earliest start of the next GetRecords
 		failures int
 	)
 	for {
@@ -171,6 +187,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 		}
 		start := time.Now()
 		next = start.Add(r.o.MinInterval)
+		r.next.Store(next.UnixNano())
 		cctx, cancel := context.WithTimeout(ctx, r.o.CallTimeout)
 		res, err := r.api.GetRecords(cctx, &kinesis.GetRecordsInput{
 			ShardIterator: iter,
@@ -205,6 +222,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 				}
 				r.log.Log(ctx, lvl, "GetRecords throttled; backing off", "error_code", code, "backoff", d, "attempt", failures)
 				next = time.Now().Add(d)
+				r.next.Store(next.UnixNano())
 				continue
 			case code == "ResourceNotFoundException":
 				r.log.Warn("shard not found while reading; treating it as ended", "error", err)
@@ -226,6 +244,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 				d := r.backoff(failures)
 				r.log.Warn("GetRecords failed; retrying", "error", err, "backoff", d, "attempt", failures)
 				next = time.Now().Add(d)
+				r.next.Store(next.UnixNano())
 				continue
 			}
 		}
@@ -254,6 +273,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 		}
 		if len(res.Records) == 0 || lag == 0 {
 			next = start.Add(r.o.PollInterval)
+			r.next.Store(next.UnixNano())
 		}
 	}
 }

@@ -101,3 +101,41 @@ func TestReaderCallSpacing(t *testing.T) {
 		api.mu.Unlock()
 	}
 }
+
+// Without options a reader keeps to Kinesis' 5 GetRecords calls per second
+// per shard, however short a PollInterval it is given.
+func TestReaderDefaultsKeepFiveCallsPerSecond(t *testing.T) {
+	r := NewReader(nil, ReaderOptions{ShardID: "s", PollInterval: 10 * time.Millisecond})
+	if r.o.MinInterval != 200*time.Millisecond || r.o.PollInterval != 200*time.Millisecond {
+		t.Fatalf("MinInterval %v, PollInterval %v: want both 200ms", r.o.MinInterval, r.o.PollInterval)
+	}
+}
+
+// A successor reader (after a rewind) waits for its predecessor's NextCall,
+// so the shard's call spacing holds across readers.
+func TestReaderSpacingHoldsAcrossReaders(t *testing.T) {
+	api := &scripted{lag: 5000}
+	first := NewReader(api, ReaderOptions{ShardID: "s", MinInterval: 80 * time.Millisecond})
+	out := make(chan Batch, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = first.Run(ctx, out) }()
+	<-out // one call made
+	cancel()
+	<-done
+	second := NewReader(api, ReaderOptions{ShardID: "s", MinInterval: 80 * time.Millisecond, NotBefore: first.NextCall()})
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = second.Run(ctx, out) }()
+	for range 2 {
+		<-out
+	}
+	cancel()
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	for i := 1; i < len(api.calls); i++ {
+		if gap := api.calls[i].Sub(api.calls[i-1]); gap < 80*time.Millisecond {
+			t.Errorf("calls %d and %d only %v apart across readers, want >= 80ms", i-1, i, gap)
+		}
+	}
+}

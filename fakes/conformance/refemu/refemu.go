@@ -18,7 +18,9 @@
 //     dies with the parent thread (Pdeathsig), so a killed test leaves nothing.
 //   - kinesis-mock's artificial state-transition delays (CREATING, UPDATING,
 //     DELETING: 500 ms by default) and dynalite's table delays are shortened to
-//     WithTransitionDelay (10 ms by default) so suites stay fast.
+//     WithTransitionDelay (10 ms by default) so suites stay fast, and
+//     kinesis-mock's account shard limit is raised from 50 to 1,000 because
+//     many tests share one instance. WithEnv overrides any of its settings.
 package refemu
 
 import (
@@ -216,6 +218,9 @@ func StartKinesisMock(ctx context.Context, opts ...Option) (*Process, error) {
 			"ROOT_LOG_LEVEL=ERROR",
 			"SHOULD_PERSIST_DATA=false",
 			"LOAD_DATA_IF_EXISTS=false",
+			// The default of 50 shards per account is soon reached by a suite
+			// whose tests share one emulator; WithEnv can set it back.
+			"SHARD_LIMIT=1000",
 		}
 		for _, k := range []string{"CREATE_STREAM_DURATION", "DELETE_STREAM_DURATION",
 			"MERGE_SHARDS_DURATION", "SPLIT_SHARD_DURATION", "UPDATE_SHARD_COUNT_DURATION",

@@ -6,9 +6,14 @@
 // (AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...),
 // with KCL_REGION taking precedence for the region.
 //
-// Exit codes: 0 after a graceful stop (SIGTERM or SIGINT), 1 on a runtime
-// failure, 2 on bad configuration (one line on stderr naming the setting).
-// Logs are JSON lines on stderr.
+// Exit codes: 0 after a graceful stop (SIGTERM or SIGINT: reading stopped,
+// every record in flight acknowledged by Kafka and checkpointed, leases
+// released); 1 on a runtime failure (e.g. an unreachable dependency at start)
+// and when a graceful stop could not finish within REPLICATOR_SHUTDOWN_TIMEOUT
+// (e.g. Kafka down: its unacknowledged records are not checkpointed, so the
+// next owner re-reads them — nothing is lost, but the stop was not clean);
+// 2 on bad configuration (one line on stderr naming the setting). Logs are
+// JSON lines on stderr.
 package main
 
 import (
@@ -53,7 +58,11 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 		return 2
 	}
 	if err := r.Run(ctx); err != nil {
-		log.Error("replicator failed", "error", err.Error())
+		if errors.Is(err, replicator.ErrShutdownIncomplete) {
+			log.Error("replicator stopped with work undone", "error", err.Error())
+		} else {
+			log.Error("replicator failed", "error", err.Error())
+		}
 		return 1
 	}
 	log.Info("replicator stopped")

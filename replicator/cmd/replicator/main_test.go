@@ -44,3 +44,29 @@ func TestHelp(t *testing.T) {
 		t.Errorf("usage: %s", stdout.String())
 	}
 }
+
+// The start-up log line carries the configuration with the SASL password
+// masked; an unreachable broker is a clear error after the bounded start-up
+// retry (exit 1), not a hang.
+func TestStartLogRedactsAndUnreachableBrokerFails(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(nil, env(map[string]string{
+		"KCL_STREAM_NAME": "s", "KCL_APPLICATION_NAME": "a", "KCL_REGION": "us-east-1",
+		"KAFKA_TOPIC": "t", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+		"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "bridge", "KAFKA_SASL_PASSWORD": "hunter2",
+		"REPLICATOR_STARTUP_TIMEOUT": "300ms", "REPLICATOR_METRICS_ADDR": "",
+	}), &stdout, &stderr)
+	out := stderr.String()
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("the SASL password reached the logs:\n%s", out)
+	}
+	for _, want := range []string{`"msg":"replicator starting"`, `"sasl_password":"REDACTED"`, `"sasl_username":"bridge"`,
+		`"msg":"replicator failed"`, `kafka brokers [127.0.0.1:1] unreachable`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s:\n%s", want, out)
+		}
+	}
+}
