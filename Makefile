@@ -6,7 +6,7 @@ GINKGO := $(GO) run github.com/onsi/ginkgo/v2/ginkgo
 SEED ?=
 LABELS ?=
 
-.PHONY: demo test vet unit scenarios scenarios-external test-containers emulators emulator replicator bench fuzz fmt up down lint-compose
+.PHONY: demo test vet scenarios scenarios-external test-containers emulators emulator replicator bench fuzz up up-emulator down lint-compose
 
 demo: ## the embedded chaos demo (README's first command)
 	$(GO) run ./harness/cmd/chaos demo $(if $(SEED),--seed $(SEED))
@@ -26,7 +26,7 @@ scenarios-external: emulators ## representative scenarios against kinesis-mock +
 	SHARDBRIDGE_BACKEND=external-reference $(GINKGO) --label-filter='external' ./scenarios/...
 
 test-containers: ## the scenario suite on LocalStack + Redpanda (needs a Docker engine)
-	SHARDBRIDGE_BACKEND=containers $(GINKGO) -v ./scenarios/...
+	SHARDBRIDGE_BACKEND=containers SHARDBRIDGE_REQUIRE_DOCKER=true $(GINKGO) -v ./scenarios/... ./harness/containers/...
 
 emulators: ## install kinesis-mock (kinesis-local) and dynalite from npm into .emulators/
 	bash scripts/install-emulators.sh
@@ -43,8 +43,14 @@ bench: ## throughput and latency benchmarks
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	bash scripts/fuzz-all.sh $${FUZZTIME:-30s}
 
-up: ## the compose stack (needs Docker)
-	docker compose -f compose/docker-compose.yml up -d --build
+up: ## the compose stack on LocalStack + Redpanda (needs Docker)
+	docker compose -f compose/docker-compose.yml --profile localstack up -d --build
+
+up-emulator: ## the compose stack on Shardbridge's own emulator, throttling and faults on (needs Docker)
+	docker compose -f compose/docker-compose.yml --profile emulator up -d --build
 
 down:
-	docker compose -f compose/docker-compose.yml down -v
+	docker compose -f compose/docker-compose.yml --profile localstack --profile emulator down -v
+
+lint-compose: ## parse the compose file the way `docker compose config` does
+	$(GO) test -count=1 ./compose/

@@ -1,10 +1,13 @@
 package compose
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -12,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -465,4 +469,89 @@ func lookPath(t *testing.T, name string) string {
 		t.Skipf("%s not installed: %v", name, err)
 	}
 	return p
+}
+
+// TestEmulatorProfileRuns runs the emulator binary, built by its
+// Dockerfile's own command, with the compose service's flags (only the listen
+// address moved to a free loopback port), then checks the service's health
+// check URL and turns the faults on with the faults service's script.
+func TestEmulatorProfileRuns(t *testing.T) {
+	lookPath(t, "curl")
+	p := load(t, []string{"emulator"}, nil)
+	svc := service(t, p, "emulator")
+	args := slices.Clone([]string(svc.Command))
+	i := slices.Index(args, "-aws-addr")
+	if i < 0 || i+1 >= len(args) || args[i+1] != "0.0.0.0:4566" {
+		t.Fatalf("emulator command %v does not listen on 0.0.0.0:4566, where the stack expects it", args)
+	}
+	args[i+1] = "127.0.0.1:0"
+	if !slices.Contains(args, "-limits=true") {
+		t.Errorf("emulator command %v does not turn Kinesis limits on", args)
+	}
+	bin := buildFromDockerfile(t, "emulator.Dockerfile", "emulator")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	var ready struct {
+		Msg string `json:"msg"`
+		AWS string `json:"aws"`
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if json.Unmarshal(sc.Bytes(), &ready) == nil && ready.Msg == "emulator ready" {
+			break
+		}
+	}
+	if ready.AWS == "" {
+		t.Fatalf("emulator never logged ready (scan error %v)", sc.Err())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+
+	// The compose health check, against the running binary.
+	hc := svc.HealthCheck.Test
+	healthURL := hc[len(hc)-1]
+	if !strings.HasPrefix(healthURL, "http://127.0.0.1:4566/") {
+		t.Fatalf("health check %v does not probe the emulator's port", hc)
+	}
+	resp, err := http.Get(strings.Replace(healthURL, "127.0.0.1:4566", ready.AWS, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("health check answered %d", resp.StatusCode)
+	}
+
+	// The faults service's script, against the running binary.
+	controlURL := "http://" + ready.AWS + control.DefaultPrefix
+	abs, _ := filepath.Abs("faults")
+	out, err := runScript(t, "scripts/emulator-faults.sh", []string{"PATH=" + os.Getenv("PATH"), "CONTROL_URL=" + controlURL, "FAULTS_DIR=" + abs})
+	if err != nil {
+		t.Fatalf("emulator-faults.sh: %v\n%s", err, out)
+	}
+	resp, err = http.Get(controlURL + "/faults/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rules []fault.RuleStatus
+	if err := json.NewDecoder(resp.Body).Decode(&rules); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("faults/*.json")
+	if len(rules) != len(files) {
+		t.Errorf("emulator holds %d rules, want %d (one per file in faults/)", len(rules), len(files))
+	}
 }

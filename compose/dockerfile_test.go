@@ -77,79 +77,89 @@ func TestDockerfilesBuildStaticBinaries(t *testing.T) {
 		{"emulator.Dockerfile", "emulator"},
 	} {
 		t.Run(tc.binary, func(t *testing.T) {
-			stages := parseDockerfile(t, tc.dockerfile)
-			if len(stages) < 2 {
-				t.Fatalf("%s has %d stage(s); want a multi-stage build", tc.dockerfile, len(stages))
-			}
-			final := stages[len(stages)-1]
-
-			// The final stage runs as a non-root user.
-			user := ""
-			for _, in := range final.body {
-				if in.cmd == "USER" {
-					user = in.args
-				}
-			}
-			if name, _, _ := strings.Cut(user, ":"); user == "" || name == "root" || name == "0" {
-				t.Errorf("final stage USER = %q; want a non-root user", user)
-			}
-
-			// The build stage's go build, statically linked.
-			var build string
-			var buildStage stage
-			for _, s := range stages[:len(stages)-1] {
-				for _, in := range s.body {
-					if in.cmd == "RUN" && strings.Contains(in.args, "go build") {
-						build, buildStage = in.args, s
-					}
-				}
-			}
-			if build == "" {
-				t.Fatalf("no RUN ... go build in a build stage of %s", tc.dockerfile)
-			}
-			cgoOff := strings.Contains(build, "CGO_ENABLED=0")
-			for _, in := range buildStage.body {
-				if in.cmd == "ENV" && strings.Contains(in.args, "CGO_ENABLED=0") {
-					cgoOff = true
-				}
-			}
-			if !cgoOff {
-				t.Errorf("build does not set CGO_ENABLED=0: %s", build)
-			}
-			m := outFlag.FindStringSubmatch(build)
-			if m == nil {
-				t.Fatalf("go build has no -o: %s", build)
-			}
-			out := m[1]
-
-			// The final stage copies that binary from the build stage and runs it.
-			copied := false
-			for _, in := range final.body {
-				if in.cmd == "COPY" && strings.Contains(in.args, "--from="+buildStage.name) && strings.Contains(in.args, out) {
-					copied = true
-				}
-			}
-			if !copied {
-				t.Errorf("final stage does not COPY --from=%s %s", buildStage.name, out)
-			}
-
-			// Run the very command here, into a temporary directory.
-			bin := filepath.Join(t.TempDir(), tc.binary)
-			cmdline := strings.Replace(build, m[0], "-o "+bin, 1)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			sh, err := exec.LookPath("sh")
-			if err != nil {
-				t.Skipf("sh not installed: %v", err)
-			}
-			cmd := exec.CommandContext(ctx, sh, "-c", cmdline)
-			cmd.Dir = ".." // the Dockerfiles' build context: the repository root
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", cmdline, err, b)
-			}
+			bin := buildFromDockerfile(t, tc.dockerfile, tc.binary)
 			assertStatic(t, bin)
 		})
 	}
+}
+
+// buildFromDockerfile checks the Dockerfile's shape — multi-stage, a final
+// stage that runs as a non-root user and copies the binary from the build
+// stage, CGO off — then runs the build stage's own `go build` command here,
+// with -o pointed into a temporary directory, and returns the binary.
+func buildFromDockerfile(t *testing.T, dockerfile, binary string) string {
+	t.Helper()
+	stages := parseDockerfile(t, dockerfile)
+	if len(stages) < 2 {
+		t.Fatalf("%s has %d stage(s); want a multi-stage build", dockerfile, len(stages))
+	}
+	final := stages[len(stages)-1]
+
+	// The final stage runs as a non-root user.
+	user := ""
+	for _, in := range final.body {
+		if in.cmd == "USER" {
+			user = in.args
+		}
+	}
+	if name, _, _ := strings.Cut(user, ":"); user == "" || name == "root" || name == "0" {
+		t.Errorf("%s: final stage USER = %q; want a non-root user", dockerfile, user)
+	}
+
+	// The build stage's go build, statically linked.
+	var build string
+	var buildStage stage
+	for _, s := range stages[:len(stages)-1] {
+		for _, in := range s.body {
+			if in.cmd == "RUN" && strings.Contains(in.args, "go build") {
+				build, buildStage = in.args, s
+			}
+		}
+	}
+	if build == "" {
+		t.Fatalf("no RUN ... go build in a build stage of %s", dockerfile)
+	}
+	cgoOff := strings.Contains(build, "CGO_ENABLED=0")
+	for _, in := range buildStage.body {
+		if in.cmd == "ENV" && strings.Contains(in.args, "CGO_ENABLED=0") {
+			cgoOff = true
+		}
+	}
+	if !cgoOff {
+		t.Errorf("%s: build does not set CGO_ENABLED=0: %s", dockerfile, build)
+	}
+	m := outFlag.FindStringSubmatch(build)
+	if m == nil {
+		t.Fatalf("%s: go build has no -o: %s", dockerfile, build)
+	}
+	out := m[1]
+
+	// The final stage copies that binary from the build stage.
+	copied := false
+	for _, in := range final.body {
+		if in.cmd == "COPY" && strings.Contains(in.args, "--from="+buildStage.name) && strings.Contains(in.args, out) {
+			copied = true
+		}
+	}
+	if !copied {
+		t.Errorf("%s: final stage does not COPY --from=%s %s", dockerfile, buildStage.name, out)
+	}
+
+	// Run the very command here, into a temporary directory.
+	bin := filepath.Join(t.TempDir(), binary)
+	cmdline := strings.Replace(build, m[0], "-o "+bin, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skipf("sh not installed: %v", err)
+	}
+	cmd := exec.CommandContext(ctx, sh, "-c", cmdline)
+	cmd.Dir = ".." // the Dockerfiles' build context: the repository root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmdline, err, b)
+	}
+	return bin
 }
 
 // assertStatic fails unless path is an ELF executable with no program

@@ -340,12 +340,10 @@ type requestProbe struct {
 	mu     sync.Mutex
 	max    int64
 	target string // X-Amz-Target of the largest
-	count  int
 }
 
 func (p *requestProbe) RoundTrip(r *http.Request) (*http.Response, error) {
 	p.mu.Lock()
-	p.count++
 	if r.ContentLength > p.max {
 		p.max, p.target = r.ContentLength, r.Header.Get("X-Amz-Target")
 	}
@@ -356,7 +354,6 @@ func (p *requestProbe) RoundTrip(r *http.Request) (*http.Response, error) {
 func (e *testEnv) checkRequestSizes(t testing.TB) {
 	e.probe.mu.Lock()
 	defer e.probe.mu.Unlock()
-	t.Logf("largest replicator request body: %d bytes (%s) of %d requests", e.probe.max, e.probe.target, e.probe.count)
 	if e.probe.max > maxRequestBody {
 		t.Errorf("the replicator sent a %d-byte %s request body (bound %d): see maxRequestBody", e.probe.max, e.probe.target, maxRequestBody)
 	}

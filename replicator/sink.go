@@ -40,8 +40,29 @@ type topicInfo struct {
 }
 
 // describeTopic reads a topic's partition count and max.message.bytes. A
-// missing topic is an error naming the setting that pointed at it.
+// missing topic is an error naming the setting that pointed at it. It
+// returns when ctx ends even if the client is still waiting for a broker
+// connection (franz-go's dial and request timeouts do not follow ctx
+// everywhere), so that start-up stays bounded by StartupTimeout.
 func describeTopic(ctx context.Context, adm *kadm.Client, topic, setting string) (topicInfo, error) {
+	type result struct {
+		info topicInfo
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		info, err := describeTopicOnce(context.Background(), adm, topic, setting) // PROBE
+		done <- result{info, err}
+	}()
+	select {
+	case r := <-done:
+		return r.info, r.err
+	case <-ctx.Done():
+		return topicInfo{}, fmt.Errorf("%s: topic %q: no answer from Kafka: %w", setting, topic, ctx.Err())
+	}
+}
+
+func describeTopicOnce(ctx context.Context, adm *kadm.Client, topic, setting string) (topicInfo, error) {
 	details, err := adm.ListTopics(ctx, topic)
 	if err != nil {
 		return topicInfo{}, fmt.Errorf("kafka metadata: %w", err)

@@ -123,16 +123,23 @@ func (w *shardWorker) boundCtx(parent context.Context) (context.Context, context
 	return ctx, func() { stop(); cancel() }
 }
 
-// drainContext bounds waiting for acknowledgements: the graceful stop's
-// drain deadline, or only the lease when no stop was asked for.
+// drainContext bounds waiting for acknowledgements: it ends when the lease
+// is lost, or when a graceful stop (asked for now or later) reaches its
+// drain deadline.
 func (w *shardWorker) drainContext() (context.Context, context.CancelFunc) {
-	w.shutdownMu.Lock()
-	d := w.drainCtx
-	w.shutdownMu.Unlock()
-	if d == nil {
-		return w.boundCtx(context.Background())
-	}
-	return w.boundCtx(d)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopHard := context.AfterFunc(w.hard, cancel)
+	stopSoft := context.AfterFunc(w.soft, func() {
+		w.shutdownMu.Lock()
+		d := w.drainCtx
+		w.shutdownMu.Unlock()
+		if d == nil {
+			return // soft ends without a graceful stop only with hard
+		}
+		// d has a deadline: this registration ends with it.
+		context.AfterFunc(d, cancel)
+	})
+	return ctx, func() { stopHard(); stopSoft(); cancel() }
 }
 
 // drainExpired reports whether a graceful stop's drain deadline passed.

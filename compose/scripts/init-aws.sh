@@ -10,7 +10,7 @@ tries=0
 until aws kinesis list-streams >/dev/null 2>&1; do
   tries=$((tries + 1))
   if [ "$tries" -ge 120 ]; then
-    echo "init-aws: $AWS_ENDPOINT_URL did not answer within 120 attempts" >&2
+    echo "init-aws: $AWS_ENDPOINT_URL did not answer within 120 attempts (is a profile on? --profile localstack or --profile emulator)" >&2
     exit 1
   fi
   sleep 1

@@ -189,23 +189,24 @@ func Start(ctx context.Context, opts ...Option) (svc *harness.Services, err erro
 	if err := cfg.checkDocker(ctx); err != nil {
 		return nil, Unavailable(err)
 	}
-	// testcontainers panics in a few places when the engine vanishes between
-	// the probe and the start; never let that escape into a test binary.
-	defer func() {
-		if r := recover(); r != nil {
-			svc, err = nil, Unavailable(fmt.Errorf("testcontainers panicked: %v", r))
-		}
-	}()
 	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
 	defer cancel()
 
 	var closers []func(context.Context) error
-	cleanup := func() {
-		c := context.WithoutCancel(ctx)
-		for i := len(closers) - 1; i >= 0; i-- {
-			_ = closers[i](c)
+	defer func() {
+		// testcontainers panics in a few places when the engine vanishes
+		// between the probe and the start; never let that escape into a test
+		// binary, and never leave a container behind on failure.
+		if r := recover(); r != nil {
+			svc, err = nil, Unavailable(fmt.Errorf("testcontainers panicked: %v", r))
 		}
-	}
+		if err != nil {
+			c := context.WithoutCancel(ctx)
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i](c)
+			}
+		}
+	}()
 
 	ls, err := startLocalStack(ctx, cfg)
 	if err != nil {
@@ -215,7 +216,6 @@ func Start(ctx context.Context, opts ...Option) (svc *harness.Services, err erro
 
 	rp, err := startRedpanda(ctx, cfg)
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
 	closers = append(closers, rp.close)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -41,6 +42,12 @@ const portAttempts = 3
 var redpandaBootstrap = map[string]any{
 	"write_caching_default": false,
 }
+
+// disableWriteCaching is run in the container after the first start: rpk's
+// dev-container mode bundles write_caching_default=true and may apply it over
+// the bootstrap file, so the cluster property is set again through the admin
+// API, which wins.
+var disableWriteCaching = []string{"rpk", "cluster", "config", "set", "write_caching_default", "false"}
 
 // redpandaCustomizers are what the backend adds to the redpanda module's
 // request.
@@ -148,6 +155,15 @@ func startRedpanda(ctx context.Context, cfg config) (*redpandaBroker, error) {
 		return fail(fmt.Errorf("redpanda published Kafka on %s, not on the bound host port %d", seed, port))
 	}
 	b.broker = seed
+	if code, out, err := ctr.Exec(ctx, disableWriteCaching); err != nil || code != 0 {
+		// Not fatal: a broker stop is a clean SIGTERM, which flushes cached
+		// writes; only a hard kill of the container could lose them.
+		var msg []byte
+		if out != nil {
+			msg, _ = io.ReadAll(out)
+		}
+		cfg.logger.Warn("could not turn Redpanda write caching off", "exit_code", code, "error", err, "output", strings.TrimSpace(string(msg)))
+	}
 	if err := waitKafka(ctx, b.broker); err != nil {
 		return fail(err)
 	}
