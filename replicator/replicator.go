@@ -479,7 +479,7 @@ func (r *Replicator) Run(ctx context.Context) (err error) {
 	}
 	r.log.Info("stopped", "records_out", r.stats.recordsOut.Load(), "records_dlq", r.stats.recordsDLQ.Load())
 	if len(incomplete) > 0 {
-		err := fmt.Errorf("%w within %s (REPLICATOR_SHUTDOWN_TIMEOUT): %s; no checkpoint covers those records, so the next owner re-reads them: nothing is lost, duplicates are possible",
+		err := fmt.Errorf("%w within %s (REPLICATOR_SHUTDOWN_TIMEOUT): %s; the checkpoints stop before every record Kafka did not acknowledge, so the next owner re-reads from there: nothing is lost, duplicates are possible",
 			ErrShutdownIncomplete, total, strings.Join(incomplete, "; "))
 		r.log.Error("graceful stop incomplete", "error", err.Error())
 		return err
@@ -797,5 +797,8 @@ func leasePosition(p string) string {
 }
 
 // ErrShutdownIncomplete is returned (wrapped) by Run when a graceful stop
-// could not flush every record to Kafka within ShutdownTimeout.
+// could not finish within ShutdownTimeout: records Kafka did not acknowledge
+// (e.g. the broker is down) or a final checkpoint that could not be written.
+// Nothing is lost — no checkpoint covers an unacknowledged record — but the
+// next owner replays from the last checkpoint; the binary exits 1.
 var ErrShutdownIncomplete = errors.New("graceful stop incomplete")

@@ -51,7 +51,7 @@ func describeTopic(ctx context.Context, adm *kadm.Client, topic, setting string)
 	}
 	done := make(chan result, 1)
 	go func() {
-		info, err := describeTopicOnce(context.Background(), adm, topic, setting) // PROBE
+		info, err := describeTopicOnce(ctx, adm, topic, setting)
 		done <- result{info, err}
 	}()
 	select {

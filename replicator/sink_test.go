@@ -37,7 +37,7 @@ func TestDescribeTopicReturnsAtDeadlineOnSilentBroker(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := describeTopicOnce(ctx, kadm.NewClient(cl), "t", "KAFKA_TOPIC")
+		_, err := describeTopic(ctx, kadm.NewClient(cl), "t", "KAFKA_TOPIC")
 		done <- err
 	}()
 	select {
@@ -45,7 +45,7 @@ func TestDescribeTopicReturnsAtDeadlineOnSilentBroker(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "KAFKA_TOPIC: ") {
 			t.Fatalf("describeTopic = %v, want an error naming KAFKA_TOPIC", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(5 * time.Second): // franz-go alone would wait its 10s timeouts
 		t.Fatal("describeTopic ignores its deadline on a silent broker")
 	}
 }

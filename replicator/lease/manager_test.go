@@ -983,3 +983,46 @@ func TestLeaseMovesBeforeChildsFirstCheckpoint(t *testing.T) {
 		t.Fatalf("new owner's view %+v: the child must be read from its start", evs)
 	}
 }
+
+// With expired leases available a worker takes those, and steals nothing in
+// that round, even while another worker holds more than the target.
+func TestExpiredLeasesTakenBeforeStealing(t *testing.T) {
+	e := newEnv(t)
+	e.createLeases(16)
+	w1, _ := e.manager("w1", WithMaxLeasesForWorker(14))
+	w2, _ := e.manager("w2", WithMaxLeasesForWorker(2))
+	for range 3 {
+		e.round(w1, w2)
+	}
+	if c := counts(w1, w2); !slices.Equal(c, []int{14, 2}) {
+		t.Fatalf("setup counts %v, want [14 2]", c)
+	}
+	// w2 dies. w3 joins and steals from w1 (one a round) while w2 still
+	// looks alive; once w2's counters have been frozen for failoverTime, its
+	// leases are expired and w1 is still above target: w3 must take the
+	// expired leases, not steal.
+	w3, _ := e.manager("w3")
+	for round := 0; ; round++ {
+		if round > 10 {
+			t.Fatal("w3 never took w2's expired leases")
+		}
+		e.round(w1, w3)
+		evs := drain(w3)
+		if len(kinds(evs, Acquired)) == 0 {
+			continue
+		}
+		if len(evs) != 2 {
+			t.Fatalf("round %d: w3 events %+v, want exactly w2's 2 expired leases", round, evs)
+		}
+		for _, ev := range evs {
+			if ev.Kind != Acquired || ev.Peer != "w2" || !strings.Contains(ev.Reason, "expired") {
+				t.Fatalf("round %d: w3 event %+v, want an expired lease of w2 taken, nothing stolen", round, ev)
+			}
+		}
+		if n := len(w1.Held()); n <= 8 {
+			t.Fatalf("w1 holds %d, want above the target 8 (so stealing was possible)", n)
+		}
+		break
+	}
+	e.checkExclusive(w1, w3)
+}

@@ -1,7 +1,7 @@
 // Package refemu starts the reference AWS emulators — kinesis-mock (npm
 // "kinesis-local", LocalStack's Kinesis engine) and dynalite — as child
-// processes on free loopback ports, for the conformance suite and for the
-// harness's "external" backend.
+// processes on free ports, for the conformance suite and for the harness's
+// reference backend.
 //
 // Contract:
 //   - The binaries come from SHARDBRIDGE_KINESIS_MOCK_BIN / SHARDBRIDGE_DYNALITE_BIN
@@ -13,7 +13,8 @@
 //   - Ports are never fixed: each start picks free ports (at random, below the
 //     kernel's ephemeral range) and retries with new ones if the child loses the
 //     race for them or the port turns out to be answered by another program.
-//   - Start returns only once the emulator answers HTTP; Close kills the whole
+//   - Start returns only once the emulator answers an unsigned request of its
+//     own service with MissingAuthenticationToken; Close kills the whole
 //     process group (Node may fork) and waits for it. On Linux the child also
 //     dies with the parent thread (Pdeathsig), so a killed test leaves nothing.
 //   - kinesis-mock's artificial state-transition delays (CREATING, UPDATING,

@@ -46,17 +46,18 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	log.Info("replicator starting", "config", cfg, "pid", os.Getpid())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
 	r, err := replicator.New(ctx, cfg, replicator.WithLogger(log))
 	if err != nil {
-		// New only fails on configuration (settings, region, TLS files).
+		// New only fails on configuration (settings, region, TLS files); it
+		// logs nothing, so this stays the only line.
 		fmt.Fprintf(stderr, "replicator: configuration: %v\n", oneLine(err))
 		return 2
 	}
+	log.Info("replicator starting", "config", cfg, "pid", os.Getpid())
 	if err := r.Run(ctx); err != nil {
 		if errors.Is(err, replicator.ErrShutdownIncomplete) {
 			log.Error("replicator stopped with work undone", "error", err.Error())

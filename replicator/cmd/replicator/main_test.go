@@ -70,3 +70,21 @@ func TestStartLogRedactsAndUnreachableBrokerFails(t *testing.T) {
 		}
 	}
 }
+
+// No region anywhere (KCL_REGION, AWS_REGION, profile): a configuration
+// error naming KCL_REGION, exit 2.
+func TestMissingRegionExits2(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	var stdout, stderr bytes.Buffer
+	code := run(nil, env(map[string]string{
+		"KCL_STREAM_NAME": "s", "KCL_APPLICATION_NAME": "a", "KAFKA_TOPIC": "t", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+		"REPLICATOR_METRICS_ADDR": "",
+	}), &stdout, &stderr)
+	if out := stderr.String(); code != 2 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "KCL_REGION: required") {
+		t.Fatalf("exit %d, stderr %q; want 2 and one line naming KCL_REGION", code, out)
+	}
+}
