@@ -22,6 +22,10 @@ type LeaseChange struct {
 	Shard string    `json:"shard"`
 	From  string    `json:"from,omitempty"` // "" = unowned
 	To    string    `json:"to,omitempty"`
+	// Checkpoint and SubSequence are the lease's checkpoint as last seen
+	// under the previous owner: the new owner resumes at or after it.
+	Checkpoint  string `json:"checkpoint,omitempty"`
+	SubSequence int64  `json:"sub_sequence,omitempty"`
 }
 
 // LeaseMonitor watches a lease table (KCL layout, read with the
@@ -39,6 +43,7 @@ type LeaseMonitor struct {
 	owners      map[string]string
 	checkpoints map[string]lease.Lease
 	changes     []LeaseChange
+	resets      map[string]int
 	regressions []string
 	firstOwned  map[string]time.Time
 	finished    map[string]time.Time
@@ -53,8 +58,9 @@ func NewLeaseMonitor(env *Env, table string) *LeaseMonitor {
 	return &LeaseMonitor{
 		mgr: lease.NewManager(env.NewDynamoDBClient(), table, "harness-observer",
 			lease.WithLogger(slog.New(slog.DiscardHandler))),
-		interval:    50 * time.Millisecond,
+		interval:    25 * time.Millisecond,
 		owners:      map[string]string{},
+		resets:      map[string]int{},
 		checkpoints: map[string]lease.Lease{},
 		firstOwned:  map[string]time.Time{},
 		finished:    map[string]time.Time{},
@@ -107,7 +113,11 @@ func (m *LeaseMonitor) Poll(ctx context.Context) {
 	for _, l := range all {
 		prevOwner, known := m.owners[l.ShardID]
 		if known && prevOwner != l.Owner {
-			m.changes = append(m.changes, LeaseChange{Time: now, Shard: l.ShardID, From: prevOwner, To: l.Owner})
+			c := LeaseChange{Time: now, Shard: l.ShardID, From: prevOwner, To: l.Owner}
+			if prev, ok := m.checkpoints[l.ShardID]; ok {
+				c.Checkpoint, c.SubSequence = prev.Checkpoint, prev.SubSequence
+			}
+			m.changes = append(m.changes, c)
 		}
 		m.owners[l.ShardID] = l.Owner
 		if l.Owner != "" {
@@ -135,6 +145,19 @@ func (m *LeaseMonitor) forget(shard string) {
 	defer m.mu.Unlock()
 	delete(m.checkpoints, shard)
 	delete(m.owners, shard)
+	m.resets[shard]++
+}
+
+// Resets counts, per shard, how often the harness deleted or damaged its
+// lease row (its checkpoint was lost: a re-read from the start is expected).
+func (m *LeaseMonitor) Resets() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int, len(m.resets))
+	for k, v := range m.resets {
+		out[k] = v
+	}
+	return out
 }
 
 // Leases returns the last scan.

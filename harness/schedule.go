@@ -163,6 +163,15 @@ func Func(kind, desc string, f func(ctx context.Context, r *Run) error) Action {
 	}}
 }
 
+// Note records an event without doing anything: a milestone a trigger
+// waited for ("r1 holds every lease") shows in the report's timeline.
+func Note(kind, detail string) Action {
+	return Action{Kind: kind, Desc: detail, Do: func(_ context.Context, r *Run) error {
+		r.Record(kind, detail, "")
+		return nil
+	}}
+}
+
 func needs(checks ...func(r *Run) error) func(r *Run) error {
 	return func(r *Run) error {
 		for _, c := range checks {

@@ -19,7 +19,7 @@ var _ = Describe("Resharding", Label(catalog.LabelResharding), func() {
 			Expect(out.Result).To(checker.LoseNothing())
 			Expect(out.Result).To(checker.KeepPerKeyOrder())
 			Expect(out.Result).To(checker.KeepPerShardOrder())
-			expectDuplicatesAtMost(out, 1500)
+			expectDuplicatesAtMost(out, 3000)
 			expectSound(out) // includes: every child's records delivered, every parent at SHARD_END
 		})
 
@@ -34,7 +34,7 @@ var _ = Describe("Resharding", Label(catalog.LabelResharding), func() {
 			Expect(out.Result).To(checker.LoseNothing())
 			Expect(out.Result).To(checker.KeepPerKeyOrder())
 			Expect(out.Result).To(checker.KeepPerShardOrder())
-			expectDuplicatesAtMost(out, 1500)
+			expectDuplicatesAtMost(out, 3000)
 			expectSound(out)
 		})
 

@@ -93,6 +93,10 @@ func expectSound(out *harness.Outcome) {
 	Expect(out.Result).To(checker.HaveNoUnexpected())
 	Expect(out.Result).To(checker.AccountForEveryDLQRecord())
 	Expect(out.Regressions).To(BeEmpty(), "no lease checkpoint may go backwards")
+	if out.Total.ProduceErrors == 0 {
+		Expect(out.UnexplainedDuplicates).To(BeZero(),
+			"a record may come again only when its shard's lease moved while it was not yet checkpointed")
+	}
 	Expect(out.Failures).To(BeEmpty())
 }
 

@@ -199,37 +199,56 @@ func adjacent(a, b *shard) bool {
 // range pairwise. Every new shard therefore has one parent (split) or two
 // adjacent parents (merge); short-lived intermediate shards are created and
 // closed at the same instant, just like AWS's temporary shards.
+//
+// Both phases walk the sorted open shards once (splits in boundary order,
+// then merge rounds range by range), so scaling 10,000 shards takes
+// milliseconds under the stream lock rather than a rebuild per step.
 func (s *stream) reshardUniform(target int, nowMs int64, counter uint64) {
 	starts := evenStarts(target)
-	for _, b := range starts[1:] {
-		sh := s.route(b)
-		if sh.start != b {
-			s.split(sh, b, nowMs, counter)
-			s.rebuildOpen()
+	// Phase 1: cut each open shard at every target boundary strictly inside
+	// it. s.open is sorted by starting hash key and tiles the key space.
+	pieces := make([]*shard, 0, len(s.open)+target)
+	next := 1 // index of the next boundary in starts
+	for _, sh := range s.open {
+		cur := sh
+		for next < len(starts) && starts[next].cmp(cur.end) <= 0 {
+			b := starts[next]
+			next++
+			if b == cur.start {
+				continue // already aligned
+			}
+			lo, hi := s.split(cur, b, nowMs, counter)
+			pieces = append(pieces, lo)
+			cur = hi
 		}
+		pieces = append(pieces, cur)
 	}
-	for i := range starts {
-		lo := starts[i]
+	// Phase 2: within each target range, merge neighbours pairwise, round
+	// after round, until one shard is left.
+	i := 0
+	for r := range starts {
 		hi := maxHashKey
-		if i+1 < len(starts) {
-			hi = starts[i+1].sub1()
+		if r+1 < len(starts) {
+			hi = starts[r+1].sub1()
 		}
-		for {
-			var run []*shard
-			for _, sh := range s.open {
-				if sh.start.cmp(lo) >= 0 && sh.end.cmp(hi) <= 0 {
-					run = append(run, sh)
-				}
-			}
-			if len(run) <= 1 {
-				break
-			}
-			for j := 0; j+1 < len(run); j += 2 {
-				s.merge(run[j], run[j+1], nowMs, counter)
-			}
-			s.rebuildOpen()
+		j := i
+		for j < len(pieces) && pieces[j].end.cmp(hi) <= 0 {
+			j++
 		}
+		run := pieces[i:j:j]
+		for len(run) > 1 {
+			merged := make([]*shard, 0, (len(run)+1)/2)
+			for k := 0; k+1 < len(run); k += 2 {
+				merged = append(merged, s.merge(run[k], run[k+1], nowMs, counter))
+			}
+			if len(run)%2 == 1 {
+				merged = append(merged, run[len(run)-1])
+			}
+			run = merged
+		}
+		i = j
 	}
+	s.rebuildOpen()
 }
 
 func (s *stream) shardJSON(sh *shard) shardJSON {
