@@ -45,6 +45,7 @@ type LeaseMonitor struct {
 	changes     []LeaseChange
 	resets      map[string]int
 	regressions []string
+	history     map[string][]checkpointAt
 	firstOwned  map[string]time.Time
 	finished    map[string]time.Time
 	scans       int
@@ -63,6 +64,7 @@ func NewLeaseMonitor(env *Env, table string) *LeaseMonitor {
 		resets:      map[string]int{},
 		checkpoints: map[string]lease.Lease{},
 		firstOwned:  map[string]time.Time{},
+		history:     map[string][]checkpointAt{},
 		finished:    map[string]time.Time{},
 	}
 }
@@ -135,7 +137,31 @@ func (m *LeaseMonitor) Poll(ctx context.Context) {
 				l.ShardID, checkpointString(prev), checkpointString(l), l.Owner, l.Counter))
 		}
 		m.checkpoints[l.ShardID] = l
+		h := m.history[l.ShardID]
+		if len(h) == 0 || compareCheckpoints(h[len(h)-1].l, l) != 0 {
+			m.history[l.ShardID] = append(h, checkpointAt{t: now, l: l})
+		}
 	}
+}
+
+type checkpointAt struct {
+	t time.Time
+	l lease.Lease
+}
+
+// CheckpointAt returns a shard's checkpoint as last seen at or before t
+// (a zero Lease, that is before any record, when none was seen).
+func (m *LeaseMonitor) CheckpointAt(shard string, t time.Time) lease.Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out lease.Lease
+	for _, h := range m.history[shard] {
+		if h.t.After(t) {
+			break
+		}
+		out = h.l
+	}
+	return out
 }
 
 // forget drops what the monitor knows of a shard whose row the harness
@@ -145,6 +171,7 @@ func (m *LeaseMonitor) forget(shard string) {
 	defer m.mu.Unlock()
 	delete(m.checkpoints, shard)
 	delete(m.owners, shard)
+	delete(m.history, shard)
 	m.resets[shard]++
 }
 

@@ -39,7 +39,7 @@ var ErrUnsupported = errors.New("not supported here")
 // crash is recovered in seconds. Every one can be overridden with WithSetting.
 var runnerDefaults = map[string]string{
 	"CHECKPOINT_FREQ_SECONDS":        "1",
-	"REPLICATOR_FAILOVER_TIME":       "2s",
+	"REPLICATOR_FAILOVER_TIME":       "3s",
 	"REPLICATOR_SHARD_SYNC_INTERVAL": "1s",
 	"REPLICATOR_POLL_INTERVAL":       "200ms",
 	"REPLICATOR_SHUTDOWN_TIMEOUT":    "10s",
@@ -135,6 +135,21 @@ type Runner struct {
 	settings  map[string]string
 	instances []*Instance
 	failures  []string
+	losses    []LeaseLoss
+}
+
+// noteLoss records a lease loss an instance logged.
+func (r *Runner) noteLoss(l LeaseLoss) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.losses = append(r.losses, l)
+}
+
+// LeaseLosses returns every lease loss the instances logged.
+func (r *Runner) LeaseLosses() []LeaseLoss {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]LeaseLoss(nil), r.losses...)
 }
 
 // NewRunner prepares a runner; instances start with Start or Add. The stream,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,8 +47,12 @@ func startInProcess(ctx context.Context, r *Runner, name string, settings map[st
 	}
 	stall := r.stall
 	userWrap := r.cfg.sinkWrap
+	id := p.id
+	tap := &tapHandler{next: r.cfg.logger.Handler(), seen: func(shard, reason string, t time.Time) {
+		r.noteLoss(LeaseLoss{Time: t, Instance: name, Worker: id, Shard: shard, Reason: reason})
+	}}
 	opts := []replicator.Option{
-		replicator.WithLogger(r.cfg.logger.With("instance", name, "worker", p.id)),
+		replicator.WithLogger(slog.New(tap).With("instance", name, "worker", p.id)),
 		replicator.WithKinesisClient(gatedKinesis{g: p.gate, c: r.env.NewKinesisClient()}),
 		replicator.WithDynamoDBClient(gatedDynamoDB{g: p.gate, c: r.env.NewDynamoDBClient()}),
 		replicator.WithMetricsRegistry(p.reg),

@@ -18,6 +18,8 @@ import (
 
 // childProcess is one life of the real replicator binary.
 type childProcess struct {
+	name    string
+	runner  *Runner
 	id      string
 	cmd     *exec.Cmd
 	doneCh  chan struct{}
@@ -51,6 +53,8 @@ func startProcess(ctx context.Context, r *Runner, name string, settings map[stri
 	}
 	settings["REPLICATOR_METRICS_ADDR"] = "127.0.0.1:0"
 	p := &childProcess{
+		name:   name,
+		runner: r,
 		id:     settings["REPLICATOR_WORKER_ID"],
 		doneCh: make(chan struct{}),
 		addrCh: make(chan struct{}),
@@ -139,6 +143,11 @@ func (p *childProcess) scan(r io.Reader, w io.Writer) {
 		}
 		known := p.addr != ""
 		p.mu.Unlock()
+		if strings.Contains(line, leaseLossMessage) {
+			if shard, reason, t, ok := parseLeaseLoss(line); ok {
+				p.runner.noteLoss(LeaseLoss{Time: t, Instance: p.name, Worker: p.id, Shard: shard, Reason: reason})
+			}
+		}
 		if known || !strings.Contains(line, "metrics listening") {
 			continue
 		}

@@ -741,7 +741,7 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 	// The main phase's lease history explains its duplicates (a replay
 	// resets every lease afterwards).
 	r.Leases.Poll(ctx)
-	n, examples := UnexplainedDuplicates(mainOut, r.Leases.Changes(), r.Leases.Resets())
+	n, examples := UnexplainedDuplicates(mainOut, r.explanations(), r.Leases.Resets())
 	out.UnexplainedDuplicates = n
 
 	if sc.Replay != "" {
@@ -811,6 +811,20 @@ func (r *Run) runSchedule(ctx context.Context) []string {
 	return nil
 }
 
+// explanations are the lease history that may explain re-deliveries: every
+// owner change, and every loss an instance logged (the same worker may take
+// the lease back, invisible in the table), taken at the checkpoint seen a
+// little before the loss so that the resume point is not overestimated.
+func (r *Run) explanations() []LeaseChange {
+	ex := r.Leases.Changes()
+	for _, l := range r.Runner.LeaseLosses() {
+		cp := r.Leases.CheckpointAt(l.Shard, l.Time.Add(-5*time.Second))
+		ex = append(ex, LeaseChange{Time: l.Time, Shard: l.Shard, From: l.Worker, To: l.Worker + " (lost: " + l.Reason + ")",
+			Checkpoint: cp.Checkpoint, SubSequence: cp.SubSequence})
+	}
+	return ex
+}
+
 // events are the candidate causes of duplicates: everything recorded plus
 // every lease that changed hands.
 func (r *Run) events() []checker.Event {
@@ -820,6 +834,9 @@ func (r *Run) events() []checker.Event {
 			continue
 		}
 		ev = append(ev, checker.Event{Time: c.Time, Kind: "lease-moved", Shard: c.Shard, Detail: c.From + " → " + c.To})
+	}
+	for _, l := range r.Runner.LeaseLosses() {
+		ev = append(ev, checker.Event{Time: l.Time, Kind: "lease-lost", Shard: l.Shard, Detail: l.Worker + ": " + l.Reason})
 	}
 	return ev
 }

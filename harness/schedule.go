@@ -142,6 +142,38 @@ func OwnsAllLeases(i int) Trigger {
 	})
 }
 
+// Balanced fires once the unfinished leases are spread evenly over the
+// running instances (each holds the floor or the ceiling of the share), so
+// that later lease moves are not the start-up rebalance.
+func Balanced() Trigger {
+	return When("the leases are balanced over the running instances", func(_ context.Context, r *Run) (bool, error) {
+		running := r.Runner.Running()
+		if len(running) == 0 {
+			return false, nil
+		}
+		held := map[string]int{}
+		total := 0
+		for _, l := range r.Leases.Leases() {
+			if l.Finished() {
+				continue
+			}
+			if l.Owner == "" {
+				return false, nil
+			}
+			held[l.Owner]++
+			total++
+		}
+		lo := total / len(running)
+		hi := (total + len(running) - 1) / len(running)
+		for _, in := range running {
+			if n := held[in.WorkerID()]; n < lo || n > hi {
+				return false, nil
+			}
+		}
+		return total > 0, nil
+	})
+}
+
 // Action is something a step does to the system under test.
 type Action struct {
 	Kind string // e.g. "split-shard", "kill", "throttle"
