@@ -64,19 +64,19 @@ func TestCompareCheckpoints(t *testing.T) {
 
 func TestTapHandlerSeesLeaseLossesThroughDiscardedLogs(t *testing.T) {
 	var got []string
-	tap := &tapHandler{next: slog.DiscardHandler, seen: func(shard, reason string, _ time.Time) { got = append(got, shard+"/"+reason) }}
+	tap := &tapHandler{next: slog.DiscardHandler, seen: func(_, shard, reason string, _ time.Time) { got = append(got, shard+"/"+reason) }}
 	log := slog.New(tap).With("instance", "r0").With("component", "lease")
 	log.Warn("lease lost", "shard", "shardId-1", "reason", "taken by w2")
 	log.Info("lease acquired", "shard", "shardId-2")
-	log.With("shard", "shardId-3").Warn("lease lost", "reason", "renewal failing")
-	if len(got) != 2 || got[0] != "shardId-1/taken by w2" || got[1] != "shardId-3/renewal failing" {
+	log.With("shard", "shardId-3").Warn("stopping shard at once", "reason", "lease no longer held")
+	if len(got) != 2 || got[0] != "shardId-1/taken by w2" || got[1] != "shardId-3/lease no longer held" {
 		t.Fatalf("losses seen: %v", got)
 	}
-	if shard, reason, _, ok := parseLeaseLoss(`{"time":"2026-01-02T03:04:05Z","level":"WARN","msg":"lease lost","shard":"shardId-7","reason":"row deleted"}`); !ok || shard != "shardId-7" || reason != "row deleted" {
-		t.Fatalf("parseLeaseLoss: %q %q %v", shard, reason, ok)
+	if _, shard, reason, _, ok := parseAbandon(`{"time":"2026-01-02T03:04:05Z","level":"WARN","msg":"lease lost","shard":"shardId-7","reason":"row deleted"}`); !ok || shard != "shardId-7" || reason != "row deleted" {
+		t.Fatalf("parseAbandon: %q %q %v", shard, reason, ok)
 	}
-	if _, _, _, ok := parseLeaseLoss(`{"msg":"lease acquired","shard":"x"}`); ok {
-		t.Fatal("parseLeaseLoss accepted another message")
+	if _, _, _, _, ok := parseAbandon(`{"msg":"lease acquired","shard":"x"}`); ok {
+		t.Fatal("parseAbandon accepted another message")
 	}
 }
 

@@ -7,21 +7,30 @@ import (
 	"time"
 )
 
-// LeaseLoss is a lease an instance reported lost ("lease lost" in its log,
-// part of the replicator's operations contract): taken by another worker,
-// its row deleted, or its renewal failing for the failover time. The same
-// worker may take the lease again later, which the lease table alone does
-// not show, and then resumes at the checkpoint like any new owner.
-type LeaseLoss struct {
+// Abandon is a shard an instance stopped without a checkpoint, as its log
+// reports it (part of the replicator's operations contract): "lease lost"
+// (taken by another worker, row deleted, renewal failing for the failover
+// time) or "stopping shard at once" (a refused checkpoint, or a lease that
+// Held no longer reports while its renewal is late). The same worker may
+// run the shard again later, which the lease table alone does not show, and
+// then resumes at the checkpoint like any new owner: records above it may
+// come again.
+type Abandon struct {
 	Time     time.Time `json:"time"`
 	Instance string    `json:"instance"`
 	Worker   string    `json:"worker"`
 	Shard    string    `json:"shard"`
+	Event    string    `json:"event"` // the log message
 	Reason   string    `json:"reason,omitempty"`
 }
 
-// leaseLossMessage is the log message of replicator/lease's Lost event.
-const leaseLossMessage = "lease lost"
+// The replicator's log messages for a shard abandoned without a checkpoint.
+const (
+	leaseLossMessage = "lease lost"
+	shardStopMessage = "stopping shard at once"
+)
+
+func abandonMessage(msg string) bool { return msg == leaseLossMessage || msg == shardStopMessage }
 
 // tapHandler passes records to the next handler and reports lease losses.
 // It is enabled at Warn whatever the next handler says, so losses are seen
@@ -29,7 +38,7 @@ const leaseLossMessage = "lease lost"
 type tapHandler struct {
 	next  slog.Handler
 	attrs []slog.Attr
-	seen  func(shard, reason string, t time.Time)
+	seen  func(msg, shard, reason string, t time.Time)
 }
 
 func (h *tapHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -37,7 +46,7 @@ func (h *tapHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *tapHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == leaseLossMessage {
+	if abandonMessage(r.Message) {
 		var shard, reason string
 		pick := func(a slog.Attr) bool {
 			switch a.Key {
@@ -53,7 +62,7 @@ func (h *tapHandler) Handle(ctx context.Context, r slog.Record) error {
 		}
 		r.Attrs(pick)
 		if shard != "" {
-			h.seen(shard, reason, r.Time)
+			h.seen(r.Message, shard, reason, r.Time)
 		}
 	}
 	if h.next.Enabled(ctx, r.Level) {
@@ -70,16 +79,16 @@ func (h *tapHandler) WithGroup(name string) slog.Handler {
 	return &tapHandler{next: h.next.WithGroup(name), attrs: h.attrs, seen: h.seen}
 }
 
-// parseLeaseLoss reads a lease loss from one of the binary's JSON log lines.
-func parseLeaseLoss(line string) (shard, reason string, t time.Time, ok bool) {
+// parseAbandon reads an abandoned shard from one of the binary's JSON log lines.
+func parseAbandon(line string) (msg, shard, reason string, t time.Time, ok bool) {
 	var rec struct {
 		Time   time.Time `json:"time"`
 		Msg    string    `json:"msg"`
 		Shard  string    `json:"shard"`
 		Reason string    `json:"reason"`
 	}
-	if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != leaseLossMessage || rec.Shard == "" {
-		return "", "", time.Time{}, false
+	if json.Unmarshal([]byte(line), &rec) != nil || !abandonMessage(rec.Msg) || rec.Shard == "" {
+		return "", "", "", time.Time{}, false
 	}
-	return rec.Shard, rec.Reason, rec.Time, true
+	return rec.Msg, rec.Shard, rec.Reason, rec.Time, true
 }

@@ -135,21 +135,22 @@ type Runner struct {
 	settings  map[string]string
 	instances []*Instance
 	failures  []string
-	losses    []LeaseLoss
+	abandons  []Abandon
 }
 
-// noteLoss records a lease loss an instance logged.
-func (r *Runner) noteLoss(l LeaseLoss) {
+// noteAbandon records a shard an instance logged as abandoned.
+func (r *Runner) noteAbandon(a Abandon) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.losses = append(r.losses, l)
+	r.abandons = append(r.abandons, a)
 }
 
-// LeaseLosses returns every lease loss the instances logged.
-func (r *Runner) LeaseLosses() []LeaseLoss {
+// Abandons returns every shard the instances logged as stopped without a
+// checkpoint (lost leases included).
+func (r *Runner) Abandons() []Abandon {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]LeaseLoss(nil), r.losses...)
+	return append([]Abandon(nil), r.abandons...)
 }
 
 // NewRunner prepares a runner; instances start with Start or Add. The stream,

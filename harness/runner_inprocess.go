@@ -48,8 +48,8 @@ func startInProcess(ctx context.Context, r *Runner, name string, settings map[st
 	stall := r.stall
 	userWrap := r.cfg.sinkWrap
 	id := p.id
-	tap := &tapHandler{next: r.cfg.logger.Handler(), seen: func(shard, reason string, t time.Time) {
-		r.noteLoss(LeaseLoss{Time: t, Instance: name, Worker: id, Shard: shard, Reason: reason})
+	tap := &tapHandler{next: r.cfg.logger.Handler(), seen: func(msg, shard, reason string, t time.Time) {
+		r.noteAbandon(Abandon{Time: t, Instance: name, Worker: id, Shard: shard, Event: msg, Reason: reason})
 	}}
 	opts := []replicator.Option{
 		replicator.WithLogger(slog.New(tap).With("instance", name, "worker", p.id)),

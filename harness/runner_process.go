@@ -143,9 +143,9 @@ func (p *childProcess) scan(r io.Reader, w io.Writer) {
 		}
 		known := p.addr != ""
 		p.mu.Unlock()
-		if strings.Contains(line, leaseLossMessage) {
-			if shard, reason, t, ok := parseLeaseLoss(line); ok {
-				p.runner.noteLoss(LeaseLoss{Time: t, Instance: p.name, Worker: p.id, Shard: shard, Reason: reason})
+		if strings.Contains(line, leaseLossMessage) || strings.Contains(line, shardStopMessage) {
+			if msg, shard, reason, t, ok := parseAbandon(line); ok {
+				p.runner.noteAbandon(Abandon{Time: t, Instance: p.name, Worker: p.id, Shard: shard, Event: msg, Reason: reason})
 			}
 		}
 		if known || !strings.Contains(line, "metrics listening") {

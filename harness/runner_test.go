@@ -203,7 +203,7 @@ func TestInProcessPauseMakesAZombie(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the resumed zombie never noticed its leases were lost: %v", err)
 	}
-	if len(f.runner.LeaseLosses()) == 0 {
+	if len(f.runner.Abandons()) == 0 {
 		t.Error("the lease losses were not tapped from the instance's log")
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/report"
 	"github.com/shardbridge/shardbridge/harness/workload"
-	"github.com/shardbridge/shardbridge/replicator/lease"
 )
 
 // AnyDuplicates as Scenario.MaxDuplicates puts no bound on duplicates.
@@ -812,14 +811,14 @@ func (r *Run) runSchedule(ctx context.Context) []string {
 }
 
 // explanations are the lease history that may explain re-deliveries: every
-// owner change, and every loss an instance logged (the same worker may take
-// the lease back, invisible in the table), taken at the checkpoint seen a
-// little before the loss so that the resume point is not overestimated.
+// owner change, and every shard an instance logged as abandoned (the same
+// worker may run it again, invisible in the table), taken at the checkpoint
+// seen a little before so that the resume point is not overestimated.
 func (r *Run) explanations() []LeaseChange {
 	ex := r.Leases.Changes()
-	for _, l := range r.Runner.LeaseLosses() {
-		cp := r.Leases.CheckpointAt(l.Shard, l.Time.Add(-5*time.Second))
-		ex = append(ex, LeaseChange{Time: l.Time, Shard: l.Shard, From: l.Worker, To: l.Worker + " (lost: " + l.Reason + ")",
+	for _, a := range r.Runner.Abandons() {
+		cp := r.Leases.CheckpointAt(a.Shard, a.Time.Add(-5*time.Second))
+		ex = append(ex, LeaseChange{Time: a.Time, Shard: a.Shard, From: a.Worker, To: a.Worker + " (" + a.Event + ": " + a.Reason + ")",
 			Checkpoint: cp.Checkpoint, SubSequence: cp.SubSequence})
 	}
 	return ex
@@ -835,8 +834,12 @@ func (r *Run) events() []checker.Event {
 		}
 		ev = append(ev, checker.Event{Time: c.Time, Kind: "lease-moved", Shard: c.Shard, Detail: c.From + " → " + c.To})
 	}
-	for _, l := range r.Runner.LeaseLosses() {
-		ev = append(ev, checker.Event{Time: l.Time, Kind: "lease-lost", Shard: l.Shard, Detail: l.Worker + ": " + l.Reason})
+	for _, a := range r.Runner.Abandons() {
+		kind := "lease-lost"
+		if a.Event == shardStopMessage {
+			kind = "shard-stopped"
+		}
+		ev = append(ev, checker.Event{Time: a.Time, Kind: kind, Shard: a.Shard, Detail: a.Worker + ": " + a.Reason})
 	}
 	return ev
 }
@@ -1007,6 +1010,3 @@ func (r *Run) replay(runCtx, ctx context.Context, acks []workload.Ack, opts chec
 	cmp := checker.CompareReplay(before, after)
 	return &only, &cmp, problems
 }
-
-// leaseOf returns the last scanned lease row of a shard.
-func (r *Run) leaseOf(shard string) (lease.Lease, bool) { return r.Leases.Lease(shard) }

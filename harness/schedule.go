@@ -771,9 +771,15 @@ func CorruptLease(desc string, shard func(r *Run) []string) Action {
 // (those replicated before it may be there); every later one still is.
 func TrimStream() Action {
 	return Action{Kind: "retention-trim", Desc: "trim the stream (retention)", Needs: needEmulator, Do: func(ctx context.Context, r *Run) error {
-		cut := r.Env.Clock().Now().Add(time.Millisecond)
+		cut := r.Env.Clock().Now()
 		if err := r.Env.KinesisEmulator().TrimBefore(r.Stream, cut); err != nil {
 			return fmt.Errorf("trim: %w", err)
+		}
+		// Arrival times have millisecond precision and the trim point may be
+		// applied as reads happen: the marker must arrive strictly after the
+		// cut, so every record numbered after it survives the trim.
+		for !r.Env.Clock().Now().After(cut.Add(time.Millisecond)) {
+			time.Sleep(time.Millisecond)
 		}
 		if err := r.markTrimmed(ctx); err != nil {
 			return err

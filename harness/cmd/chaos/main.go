@@ -160,6 +160,7 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 	fmt.Fprintf(stdout, "seed %d (re-run: chaos %s --seed %d)\n\n", seed, cmdLine(cmd, sc.Name), seed)
 
 	start := time.Now()
+	defer harness.RemoveBuiltBinary() // built for child-process instances
 	out, err := sc.Run(ctx, opts...)
 	if err != nil {
 		if errors.Is(err, harness.ErrBackendUnavailable) || errors.Is(err, harness.ErrUnsupported) {
