@@ -29,6 +29,7 @@ import (
 
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/checker"
+	"github.com/shardbridge/shardbridge/harness/containers"
 	"github.com/shardbridge/shardbridge/harness/report"
 )
 
@@ -36,6 +37,23 @@ func TestScenarios(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Shardbridge chaos scenarios")
 }
+
+// On the containers backend, one check up front: without a Docker engine the
+// whole suite skips with the reason (or fails, when SHARDBRIDGE_REQUIRE_DOCKER
+// says Docker must be there), instead of every spec skipping on its own.
+var _ = BeforeSuite(func(ctx SpecContext) {
+	if harness.Backend(os.Getenv(harness.EnvBackend)) != harness.BackendContainers {
+		return
+	}
+	if err := containers.CheckDocker(ctx); err != nil {
+		if v, _ := strconv.ParseBool(os.Getenv("SHARDBRIDGE_REQUIRE_DOCKER")); v {
+			Fail(err.Error())
+		}
+		// Printed outside Ginkgo's buffered writer so the reason shows in a plain run.
+		fmt.Fprintf(os.Stdout, "chaos scenarios skipped on the containers backend: %v\n", err)
+		Skip(err.Error())
+	}
+})
 
 var _ = AfterSuite(func() {
 	// The replicator binary built for child-process scenarios (once per
@@ -67,7 +85,7 @@ func run(ctx context.Context, sc harness.Scenario) *harness.Outcome {
 	seed := specSeed()
 	fmt.Fprintf(GinkgoWriter, "scenario %s — seed %d (re-run with %s=%d)\n", sc.Name, seed, harness.EnvSeed, seed)
 	AddReportEntry("seed", fmt.Sprintf("%s=%d", harness.EnvSeed, seed))
-	out, err := sc.Run(ctx, harness.RunSeed(seed), harness.RunObserver(harness.Observer{
+	out, err := sc.Run(ctx, harness.RunSeed(seed), harness.RunEnv(harness.WithContainers(containers.Starter())), harness.RunObserver(harness.Observer{
 		OnFault: func(f report.Fault, at time.Duration) {
 			fmt.Fprintf(GinkgoWriter, "  %7s  %-18s %s\n", at.Round(time.Millisecond), f.Kind, f.Detail)
 		},

@@ -33,6 +33,7 @@ import (
 
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/catalog"
+	"github.com/shardbridge/shardbridge/harness/containers"
 	"github.com/shardbridge/shardbridge/harness/report"
 )
 
@@ -138,7 +139,8 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 		fmt.Fprintf(stderr, "chaos %s: --seed: %v\n", cmd, err)
 		return 2
 	}
-	opts = append(opts, harness.RunSeed(seed))
+	// The containers backend needs Testcontainers; the other backends ignore this.
+	opts = append(opts, harness.RunSeed(seed), harness.RunEnv(harness.WithContainers(containers.Starter())))
 	if *backend != "" {
 		opts = append(opts, harness.RunEnv(harness.WithBackend(harness.Backend(*backend))))
 	}
