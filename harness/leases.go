@@ -45,6 +45,7 @@ type LeaseMonitor struct {
 	changes     []LeaseChange
 	resets      map[string]int
 	regressions []string
+	generation  int // bumped by forget, so a scan that straddles a deletion is dropped
 	history     map[string][]checkpointAt
 	firstOwned  map[string]time.Time
 	finished    map[string]time.Time
@@ -102,10 +103,18 @@ func (m *LeaseMonitor) Stop(ctx context.Context) {
 func (m *LeaseMonitor) Poll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	m.mu.Lock()
+	gen := m.generation
+	m.mu.Unlock()
 	all, err := m.mgr.List(ctx)
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if gen != m.generation {
+		// The harness deleted rows while this scan was in flight: what it read
+		// may predate the deletion and must not become the new baseline.
+		return
+	}
 	if err != nil {
 		m.errors++
 		return
@@ -173,6 +182,7 @@ func (m *LeaseMonitor) forget(shard string) {
 	delete(m.owners, shard)
 	delete(m.history, shard)
 	m.resets[shard]++
+	m.generation++
 }
 
 // Resets counts, per shard, how often the harness deleted or damaged its
