@@ -501,7 +501,7 @@ func (r *Replicator) start(ctx context.Context) error {
 	if err := kafkaopts.CheckReachable(ctx, r.kopts, timeout); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	if err := source.Retry(ctx, timeout, "kafka", func(ctx context.Context) error {
+	if err := source.RetryLogged(ctx, r.log, timeout, "kafka", func(ctx context.Context) error {
 		var err error
 		r.topic, err = describeTopic(ctx, adm, r.cfg.KafkaTopic, "KAFKA_TOPIC")
 		if err != nil {
@@ -517,12 +517,12 @@ func (r *Replicator) start(ctx context.Context) error {
 	r.pipeline = r.pipelineWithLimit()
 
 	r.readyErr.Store(ptr("creating the lease table"))
-	if err := source.Retry(ctx, timeout, "dynamodb lease table "+r.cfg.ApplicationName, r.mgr.EnsureTable); err != nil {
+	if err := source.RetryLogged(ctx, r.log, timeout, "dynamodb lease table "+r.cfg.ApplicationName, r.mgr.EnsureTable); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 
 	r.readyErr.Store(ptr("listing shards"))
-	if err := source.Retry(ctx, timeout, "kinesis stream "+r.cfg.StreamName, func(ctx context.Context) error {
+	if err := source.RetryLogged(ctx, r.log, timeout, "kinesis stream "+r.cfg.StreamName, func(ctx context.Context) error {
 		return r.syncShards(ctx)
 	}); err != nil {
 		return fmt.Errorf("start: %w", err)

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -183,6 +184,13 @@ type LeaseStore interface {
 // with capped exponential backoff between attempts. It is for start-up
 // checks: an unreachable endpoint becomes a clear error, not a hang.
 func Retry(ctx context.Context, timeout time.Duration, what string, f func(context.Context) error) error {
+	return RetryLogged(ctx, nil, timeout, what, f)
+}
+
+// RetryLogged is Retry that logs each failed attempt at warn level, so a
+// start-up stuck on an unreachable or misnamed dependency is visible before
+// the timeout ends it (logger may be nil).
+func RetryLogged(ctx context.Context, logger *slog.Logger, timeout time.Duration, what string, f func(context.Context) error) error {
 	deadline := time.Now().Add(timeout)
 	wait := 100 * time.Millisecond
 	var last error
@@ -198,6 +206,9 @@ func Retry(ctx context.Context, timeout time.Duration, what string, f func(conte
 		}
 		if !time.Now().Add(wait).Before(deadline) {
 			return fmt.Errorf("%s: still failing after %d attempts in %s: %w", what, attempt, timeout, last)
+		}
+		if logger != nil {
+			logger.Warn("start-up dependency not ready; retrying", "dependency", what, "attempt", attempt, "retry_in", wait, "error", last)
 		}
 		t := time.NewTimer(wait)
 		select {
