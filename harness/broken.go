@@ -16,32 +16,42 @@ import (
 // replicator breaks a promise: a scenario that passes with the real
 // replicator must fail with one of these swapped in.
 
+// everyNth picks every n-th call (the n-th, 2n-th, ...). The broken parts
+// misbehave on a fixed, countable subset rather than a random one, so a run
+// is reproducible and the damage can be predicted. Safe for concurrent use:
+// sinks and transformers are called from several shard goroutines.
+type everyNth struct {
+	n     int
+	mu    sync.Mutex
+	count int
+}
+
+// next counts one call and reports whether it is an n-th one.
+func (e *everyNth) next() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count++
+	return e.count%e.n == 0
+}
+
 // DroppingSink acknowledges every n-th data record without writing it: a
 // silent loss (the checkpoint moves past a record Kafka never got).
 func DroppingSink(topic string, n int) SinkWrapper {
 	return func(s replicator.Sink) replicator.Sink {
-		return &droppingSink{inner: s, topic: topic, n: n}
+		return &droppingSink{inner: s, topic: topic, nth: everyNth{n: n}}
 	}
 }
 
 type droppingSink struct {
 	inner replicator.Sink
 	topic string
-	n     int
-	mu    sync.Mutex
-	count int
+	nth   everyNth
 }
 
 func (d *droppingSink) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
-	if r.Topic == d.topic {
-		d.mu.Lock()
-		d.count++
-		drop := d.count%d.n == 0
-		d.mu.Unlock()
-		if drop {
-			promise(r, nil)
-			return
-		}
+	if r.Topic == d.topic && d.nth.next() {
+		promise(r, nil)
+		return
 	}
 	d.inner.Produce(ctx, r, promise)
 }
@@ -51,28 +61,20 @@ func (d *droppingSink) Flush(ctx context.Context) error { return d.inner.Flush(c
 // DuplicatingSink writes every n-th data record twice.
 func DuplicatingSink(topic string, n int) SinkWrapper {
 	return func(s replicator.Sink) replicator.Sink {
-		return &duplicatingSink{inner: s, topic: topic, n: n}
+		return &duplicatingSink{inner: s, topic: topic, nth: everyNth{n: n}}
 	}
 }
 
 type duplicatingSink struct {
 	inner replicator.Sink
 	topic string
-	n     int
-	mu    sync.Mutex
-	count int
+	nth   everyNth
 }
 
 func (d *duplicatingSink) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
-	if r.Topic == d.topic {
-		d.mu.Lock()
-		d.count++
-		dup := d.count%d.n == 0
-		d.mu.Unlock()
-		if dup {
-			extra := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: append([]kgo.RecordHeader(nil), r.Headers...)}
-			d.inner.Produce(ctx, extra, func(*kgo.Record, error) {})
-		}
+	if r.Topic == d.topic && d.nth.next() {
+		extra := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: append([]kgo.RecordHeader(nil), r.Headers...)}
+		d.inner.Produce(ctx, extra, func(*kgo.Record, error) {})
 	}
 	d.inner.Produce(ctx, r, promise)
 }
@@ -183,20 +185,14 @@ func (s *reorderingSink) Flush(ctx context.Context) error {
 // DroppingTransformer silently drops every n-th record (returns no output
 // and no error), which a transform may legitimately do only when the run
 // declares it as filtering.
-func DroppingTransformer(n int) process.Transformer { return &droppingTransformer{n: n} }
-
-type droppingTransformer struct {
-	n     int
-	mu    sync.Mutex
-	count int
+func DroppingTransformer(n int) process.Transformer {
+	return &droppingTransformer{nth: everyNth{n: n}}
 }
 
+type droppingTransformer struct{ nth everyNth }
+
 func (d *droppingTransformer) Transform(_ context.Context, r process.Record) ([]process.Record, error) {
-	d.mu.Lock()
-	d.count++
-	drop := d.count%d.n == 0
-	d.mu.Unlock()
-	if drop {
+	if d.nth.next() {
 		return nil, nil
 	}
 	return []process.Record{r}, nil
@@ -204,22 +200,16 @@ func (d *droppingTransformer) Transform(_ context.Context, r process.Record) ([]
 
 // FailingTransformer fails every n-th record, so valid records are
 // dead-lettered: the DLQ then holds records that belong in the main topic.
-func FailingTransformer(n int) process.Transformer { return &failingTransformer{n: n} }
-
-type failingTransformer struct {
-	n     int
-	mu    sync.Mutex
-	count int
+func FailingTransformer(n int) process.Transformer {
+	return &failingTransformer{nth: everyNth{n: n}}
 }
+
+type failingTransformer struct{ nth everyNth }
 
 var errBrokenTransform = errors.New("deliberately broken transform")
 
 func (f *failingTransformer) Transform(_ context.Context, r process.Record) ([]process.Record, error) {
-	f.mu.Lock()
-	f.count++
-	bad := f.count%f.n == 0
-	f.mu.Unlock()
-	if bad {
+	if f.nth.next() {
 		return nil, errBrokenTransform
 	}
 	return []process.Record{r}, nil

@@ -123,31 +123,44 @@ func itemOf(s *stored) attr.Item {
 	return s.item
 }
 
+// openWrite runs the validation PutItem and DeleteItem share, in the order
+// DynamoDB reports failures: the table, the required member (item or key,
+// named by member for the message), the write options, then the condition
+// expression and its placeholders. UpdateItem validates its update expression
+// in between, so it keeps its own sequence.
+func (e *Emulator) openWrite(w *writeOptions, member string, required attr.Item) (*table, *expr.Condition, *apiError) {
+	t, err := e.table(w.TableName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if required == nil {
+		return nil, nil, validationErr("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
+	}
+	if err := w.check(false); err != nil {
+		return nil, nil, err
+	}
+	env, err := w.env(w.ConditionExpression)
+	if err != nil {
+		return nil, nil, err
+	}
+	cond, err := parseCondition("ConditionExpression", w.ConditionExpression, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := exprErr(env.CheckUnused()); err != nil {
+		return nil, nil, err
+	}
+	return t, cond, nil
+}
+
 type putItemInput struct {
 	writeOptions
 	Item attr.Item `json:"Item"`
 }
 
 func (e *Emulator) putItem(in *putItemInput) (*writeOutput, *apiError) {
-	t, err := e.table(in.TableName)
+	t, cond, err := e.openWrite(&in.writeOptions, "item", in.Item)
 	if err != nil {
-		return nil, err
-	}
-	if in.Item == nil {
-		return nil, validationErr("1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null")
-	}
-	if err := in.check(false); err != nil {
-		return nil, err
-	}
-	env, err := in.env(in.ConditionExpression)
-	if err != nil {
-		return nil, err
-	}
-	cond, err := parseCondition("ConditionExpression", in.ConditionExpression, env)
-	if err != nil {
-		return nil, err
-	}
-	if err := exprErr(env.CheckUnused()); err != nil {
 		return nil, err
 	}
 	h, r, err := t.itemKey(in.Item)
@@ -179,25 +192,8 @@ type deleteItemInput struct {
 }
 
 func (e *Emulator) deleteItem(in *deleteItemInput) (*writeOutput, *apiError) {
-	t, err := e.table(in.TableName)
+	t, cond, err := e.openWrite(&in.writeOptions, "key", in.Key)
 	if err != nil {
-		return nil, err
-	}
-	if in.Key == nil {
-		return nil, validationErr("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null")
-	}
-	if err := in.check(false); err != nil {
-		return nil, err
-	}
-	env, err := in.env(in.ConditionExpression)
-	if err != nil {
-		return nil, err
-	}
-	cond, err := parseCondition("ConditionExpression", in.ConditionExpression, env)
-	if err != nil {
-		return nil, err
-	}
-	if err := exprErr(env.CheckUnused()); err != nil {
 		return nil, err
 	}
 	h, r, err := t.parseKey(in.Key)

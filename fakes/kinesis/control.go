@@ -56,14 +56,8 @@ func (e *Emulator) opCreateStream(body []byte) ([]byte, error) {
 
 func (e *Emulator) opDeleteStream(body []byte) ([]byte, error) {
 	var in streamRef
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s, err := e.lookup(in)
+	s, err := e.controlStream("DeleteStream", body, &in)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkAccountLimit("DeleteStream", s); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
@@ -81,14 +75,8 @@ func (e *Emulator) opDescribeStream(body []byte) ([]byte, error) {
 		Limit                 *int    `json:"Limit"`
 		ExclusiveStartShardId *string `json:"ExclusiveStartShardId"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s, err := e.lookup(in.streamRef)
+	s, err := e.controlStream("DescribeStream", body, &in)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkAccountLimit("DescribeStream", s); err != nil {
 		return nil, err
 	}
 	limit := defaultDescribeLimit
@@ -135,14 +123,8 @@ func afterShardID(shards []*shard, id string) []*shard {
 
 func (e *Emulator) opDescribeStreamSummary(body []byte) ([]byte, error) {
 	var in streamRef
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s, err := e.lookup(in)
+	s, err := e.controlStream("DescribeStreamSummary", body, &in)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkAccountLimit("DescribeStreamSummary", s); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -397,14 +379,8 @@ func (e *Emulator) opSplitShard(body []byte) ([]byte, error) {
 		ShardToSplit       *string `json:"ShardToSplit"`
 		NewStartingHashKey *string `json:"NewStartingHashKey"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s, err := e.lookup(in.streamRef)
+	s, err := e.controlStream("SplitShard", body, &in)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkAccountLimit("SplitShard", s); err != nil {
 		return nil, err
 	}
 	if in.ShardToSplit == nil || in.NewStartingHashKey == nil {
@@ -442,14 +418,8 @@ func (e *Emulator) opMergeShards(body []byte) ([]byte, error) {
 		ShardToMerge         *string `json:"ShardToMerge"`
 		AdjacentShardToMerge *string `json:"AdjacentShardToMerge"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s, err := e.lookup(in.streamRef)
+	s, err := e.controlStream("MergeShards", body, &in)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkAccountLimit("MergeShards", s); err != nil {
 		return nil, err
 	}
 	if in.ShardToMerge == nil || in.AdjacentShardToMerge == nil {
@@ -486,14 +456,8 @@ func (e *Emulator) opUpdateShardCount(body []byte) ([]byte, error) {
 		TargetShardCount *int   `json:"TargetShardCount"`
 		ScalingType      string `json:"ScalingType"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s, err := e.lookup(in.streamRef)
+	s, err := e.controlStream("UpdateShardCount", body, &in)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkAccountLimit("UpdateShardCount", s); err != nil {
 		return nil, err
 	}
 	if in.ScalingType != "UNIFORM_SCALING" {
@@ -552,14 +516,8 @@ func (e *Emulator) changeRetention(body []byte, op string, increase bool) ([]byt
 		streamRef
 		RetentionPeriodHours *int `json:"RetentionPeriodHours"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s, err := e.lookup(in.streamRef)
+	s, err := e.controlStream(op, body, &in)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkAccountLimit(op, s); err != nil {
 		return nil, err
 	}
 	if in.RetentionPeriodHours == nil {

@@ -240,6 +240,30 @@ func (e *Emulator) checkAccountLimit(op string, s *stream) error {
 	return nil
 }
 
+// streamRequest is a decoded request that names one stream; every request
+// type embeds streamRef, which supplies the method.
+type streamRequest interface{ target() streamRef }
+
+func (r streamRef) target() streamRef { return r }
+
+// controlStream is the common opening of a stream-scoped control-plane
+// operation: decode the body into in, resolve the stream it names and charge
+// op against the account limit. The order matters: a malformed body or an
+// unknown stream is reported before throttling, as AWS does.
+func (e *Emulator) controlStream(op string, body []byte, in streamRequest) (*stream, error) {
+	if err := decode(body, in); err != nil {
+		return nil, err
+	}
+	s, err := e.lookup(in.target())
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkAccountLimit(op, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // SetLimits turns the production limits of one stream on or off. It applies
 // to the stream now and to a stream of that name created later.
 func (e *Emulator) SetLimits(stream string, enabled bool) {

@@ -196,6 +196,26 @@ type Duplicates struct {
 	Causes map[string]int `json:"causes,omitempty"`
 }
 
+// CauseSummary renders Causes as "cause count" pairs in name order ("none"
+// when empty). The Gomega matchers and the run report both print it, and
+// they must read the same so a failure message can be matched to a report.
+func (d Duplicates) CauseSummary() string {
+	c := d.Causes
+	if len(c) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, c[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
 // LatencySummary holds end-to-end latency percentiles.
 type LatencySummary struct {
 	Count int64         `json:"count"`

@@ -2,7 +2,6 @@ package checker
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/onsi/gomega/types"
@@ -32,7 +31,7 @@ func HaveNoDuplicates() types.GomegaMatcher {
 			return true, ""
 		}
 		msg := fmt.Sprintf("%d IDs were duplicated (%d extra copies); causes: %s\n%s",
-			r.Duplicated.Count, r.Duplicated.ExtraCopies, formatCauses(r.Duplicated.Causes), formatExamples(r.Duplicated.Anomaly))
+			r.Duplicated.Count, r.Duplicated.ExtraCopies, r.Duplicated.CauseSummary(), formatExamples(r.Duplicated.Anomaly))
 		return false, msg
 	}}
 }
@@ -172,22 +171,6 @@ func formatExamples(a Anomaly) string {
 		fmt.Fprintf(&b, "  … and %d more\n", more)
 	}
 	return b.String()
-}
-
-func formatCauses(c map[string]int) string {
-	if len(c) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, c[k])
-	}
-	return strings.Join(parts, ", ")
 }
 
 // details prints every non-empty anomaly with its examples.

@@ -119,7 +119,7 @@ func Write(w io.Writer, r Report) error {
 	line("anomalies", "lost %d · duplicated %d · reordered/key %d · reordered/shard %d · unexpected %d · dlq %d",
 		res.Lost.Count, res.Duplicated.Count, res.ReorderedPerKey.Count, res.ReorderedPerShard.Count, res.Unexpected.Count, res.DLQ.Count)
 	if res.Duplicated.Count > 0 {
-		line("duplicates", "%d IDs, %d extra copies; causes: %s", res.Duplicated.Count, res.Duplicated.ExtraCopies, causes(res.Duplicated.Causes))
+		line("duplicates", "%d IDs, %d extra copies; causes: %s", res.Duplicated.Count, res.Duplicated.ExtraCopies, res.Duplicated.CauseSummary())
 	}
 	if r.Replay != nil {
 		status := "unchanged"
@@ -195,22 +195,6 @@ func sortedFaults(f []Fault) []Fault {
 	s := slices.Clone(f)
 	slices.SortStableFunc(s, func(a, b Fault) int { return a.Time.Compare(b.Time) })
 	return s
-}
-
-func causes(c map[string]int) string {
-	if len(c) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, c[k])
-	}
-	return strings.Join(parts, ", ")
 }
 
 func orDash(s string) string {

@@ -176,45 +176,36 @@ func (v Value) AppendJSON(dst []byte) []byte {
 	case KindM:
 		dst = appendMap(dst, v.m)
 	case KindL:
-		dst = append(dst, '[')
-		for i, e := range v.l {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = e.AppendJSON(dst)
-		}
-		dst = append(dst, ']')
+		dst = appendArray(dst, v.l, func(dst []byte, e Value) []byte { return e.AppendJSON(dst) })
 	case KindSS:
-		dst = append(dst, '[')
-		for i, s := range v.strs {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, s)
-		}
-		dst = append(dst, ']')
+		dst = appendArray(dst, v.strs, appendString)
 	case KindNS:
-		dst = append(dst, '[')
-		for i, n := range v.nums {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '"')
-			dst = append(dst, n.String()...)
-			dst = append(dst, '"')
-		}
-		dst = append(dst, ']')
+		dst = appendArray(dst, v.nums, appendQuotedNumber)
 	case KindBS:
-		dst = append(dst, '[')
-		for i, s := range v.strs {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendBase64(dst, s)
-		}
-		dst = append(dst, ']')
+		dst = appendArray(dst, v.strs, appendBase64)
 	}
 	return append(dst, '}')
+}
+
+// appendArray writes items as a JSON array. The list and set kinds differ
+// only in how one element is encoded, which appendElem supplies.
+func appendArray[T any](dst []byte, items []T, appendElem func([]byte, T) []byte) []byte {
+	dst = append(dst, '[')
+	for i, item := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendElem(dst, item)
+	}
+	return append(dst, ']')
+}
+
+// appendQuotedNumber writes a number as DynamoDB's wire format does: a JSON
+// string, so no precision is lost to a float64 round trip.
+func appendQuotedNumber(dst []byte, n Number) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, n.String()...)
+	return append(dst, '"')
 }
 
 func appendBase64(dst []byte, raw string) []byte {

@@ -215,25 +215,9 @@ func Equal(a, b Value) bool {
 		}
 		return true
 	case KindSS, KindBS:
-		if len(a.strs) != len(b.strs) {
-			return false
-		}
-		for _, s := range a.strs {
-			if !containsString(b.strs, s) {
-				return false
-			}
-		}
-		return true
+		return sameSet(a.strs, b.strs, containsString)
 	case KindNS:
-		if len(a.nums) != len(b.nums) {
-			return false
-		}
-		for _, n := range a.nums {
-			if !containsNumber(b.nums, n) {
-				return false
-			}
-		}
-		return true
+		return sameSet(a.nums, b.nums, containsNumber)
 	}
 	return false
 }
@@ -276,6 +260,22 @@ func (v Value) ContainsMember(e Value) bool {
 		}
 	}
 	return false
+}
+
+// sameSet compares two sets ignoring order (DynamoDB sets are unordered):
+// equal length and every member of a found in b. That is exact for sets
+// decoded from the wire, whose members the decoder keeps unique; values built
+// with the unchecked constructors get no such guarantee.
+func sameSet[T any](a, b []T, contains func([]T, T) bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func containsString(set []string, s string) bool {
