@@ -136,9 +136,18 @@ func (p *inProcess) stop(ctx context.Context) error {
 	return nil
 }
 
+// kill crashes the instance: replicator.Abort stops it as SIGKILL would (no
+// flush, no checkpoint, no lease release, no lease-table or Kafka call once
+// it returns). The gate's cut-off comes first and stays: from that moment
+// every new Kinesis, DynamoDB and Kafka call fails at once, so nothing
+// happens between the kill and Abort taking hold, and calls blocked by a
+// pause give up instead of waiting for a resume.
 func (p *inProcess) kill() error {
 	p.gate.kill()
-	p.cancel()
+	// Abort waits for Run; Run may not have begun yet, so doneCh is what is
+	// waited for (a Run that begins after Abort returns ErrAborted at once).
+	go p.rep.Abort()
+	defer p.cancel()
 	select {
 	case <-p.doneCh:
 		return nil

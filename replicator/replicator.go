@@ -34,6 +34,13 @@
 //     the leases are still released, and Run returns ErrShutdownIncomplete
 //     (the binary exits 1): nothing is lost, the rest is replayed by the
 //     next owner.
+//   - Abort is a crash, as SIGKILL would be, for in-process tests and
+//     harnesses: Run returns ErrAborted promptly without waiting for Kafka,
+//     without a checkpoint and without releasing the leases (they expire
+//     after FailoverTime; the next owner replays from the last checkpoint).
+//     Once Abort returns no lease-table write and no Kafka request leaves
+//     the instance; only a produce request already sent may still be
+//     appended by the broker, as after a real crash.
 //   - A broker outage mid-run stalls the shards (records stay in flight,
 //     bounded per shard; leases stay held) and recovers when it returns:
 //     the producer retries without a delivery timeout.
@@ -184,6 +191,15 @@ type Replicator struct {
 
 	mu      sync.Mutex
 	workers map[string]*shardWorker
+
+	// Abort (see abort.go).
+	abortOnce  sync.Once
+	abortCtx   context.Context // cancelled by Abort: Run crashes
+	abortNow   context.CancelFunc
+	aborting   atomic.Bool // set first by Abort: Produce refused
+	ddbGate    *ddbGate
+	runStarted atomic.Bool
+	runDone    chan struct{} // closed when Run returns
 }
 
 // New builds a replicator; it does not touch the network (Run does).
@@ -208,7 +224,9 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 		log:     o.log,
 		syncReq: make(chan struct{}, 1),
 		workers: map[string]*shardWorker{},
+		runDone: make(chan struct{}),
 	}
+	r.abortCtx, r.abortNow = context.WithCancel(context.Background())
 	r.readyErr.Store(ptr("starting"))
 	r.metrics = metrics.New(o.reg, o.clock.Now)
 
@@ -259,7 +277,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 		lease.WithLogger(o.log), // it names itself (component, worker, table)
 		lease.WithSeed(o.seed),
 	}, o.leaseOpts...)
-	r.mgr = lease.NewManager(o.ddb, cfg.ApplicationName, cfg.WorkerID, leaseOpts...)
+	r.ddbGate = newDDBGate(o.ddb)
+	r.mgr = lease.NewManager(r.ddbGate, cfg.ApplicationName, cfg.WorkerID, leaseOpts...)
 	r.cp = checkpoint.Leases(r.mgr)
 
 	var err error
@@ -286,6 +305,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	if o.sinkWrap != nil {
 		r.sink = o.sinkWrap(r.sink)
 	}
+	r.sink = abortSink{aborting: &r.aborting, inner: r.sink}
 	return r, nil
 }
 
@@ -394,7 +414,18 @@ func (r *Replicator) Handler() http.Handler { return r.metrics.Handler(r.Ready) 
 // ErrShutdownIncomplete; nothing is lost then, since no checkpoint covers
 // an unacknowledged record, but the next owner replays from the last
 // checkpoint.
+//
+// After Abort, Run returns ErrAborted promptly instead (see Abort). Run may
+// be called once.
 func (r *Replicator) Run(ctx context.Context) (err error) {
+	if !r.runStarted.CompareAndSwap(false, true) {
+		return errors.New("replicator: Run called twice")
+	}
+	defer close(r.runDone) // deferred first: Abort waits for every other deferred step
+	ctx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	stopAbort := context.AfterFunc(r.abortCtx, cancelRun)
+	defer stopAbort()
 	defer r.decomp.Close()
 	// On the way out before the workers ran (nothing produced yet) the
 	// client is closed here; the graceful stop closes it itself.
@@ -421,6 +452,9 @@ func (r *Replicator) Run(ctx context.Context) (err error) {
 	}
 
 	if err := r.start(ctx); err != nil {
+		if r.abortCtx.Err() != nil {
+			return ErrAborted // nothing held yet; the client is closed below
+		}
 		if ctx.Err() != nil {
 			return nil // stopped while starting: nothing held yet
 		}
@@ -429,7 +463,9 @@ func (r *Replicator) Run(ctx context.Context) (err error) {
 	r.ready.Store(true)
 	r.log.Info("replicator ready", "stream", r.cfg.StreamName, "topic", r.cfg.KafkaTopic, "worker", r.cfg.WorkerID)
 
-	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
+	// Not ctx: the manager outlives it until the leases are released; Abort
+	// ends it at once.
+	mgrCtx, stopMgr := context.WithCancel(r.abortCtx)
 	mgrDone := make(chan struct{})
 	go func() {
 		defer close(mgrDone)
@@ -437,6 +473,11 @@ func (r *Replicator) Run(ctx context.Context) (err error) {
 	}()
 
 	r.loop(ctx)
+	if r.abortCtx.Err() != nil {
+		// Crash: no flush, no checkpoint, no release; the deferred Close
+		// fails what the client still buffers.
+		return r.crash(stopMgr, mgrDone)
+	}
 
 	// Graceful stop. Most of the budget goes to waiting for Kafka's
 	// acknowledgements; the rest is kept for the final checkpoints of what
@@ -447,7 +488,8 @@ func (r *Replicator) Run(ctx context.Context) (err error) {
 	r.readyErr.Store(ptr("stopping"))
 	r.log.Info("stopping: finishing in-flight records, checkpointing, releasing leases", "timeout", r.cfg.ShutdownTimeout)
 	total := r.cfg.ShutdownTimeout
-	finalCtx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), total)
+	// Abort during the graceful stop cuts it short.
+	finalCtx, cancelFinal := context.WithTimeout(r.abortCtx, total)
 	defer cancelFinal()
 	drainCtx, cancelDrain := context.WithTimeout(finalCtx, total-shutdownReserve(total))
 	defer cancelDrain()
