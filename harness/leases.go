@@ -185,6 +185,25 @@ func (m *LeaseMonitor) forget(shard string) {
 	m.generation++
 }
 
+// forgetAll forgets every shard the monitor has seen, after the harness
+// deleted the whole table. It must not rely on the latest scan: a scan that
+// ran while the rows were being deleted one by one lacks the rows already
+// gone, whose old checkpoints would then be taken for the baseline.
+func (m *LeaseMonitor) forgetAll() {
+	m.mu.Lock()
+	shards := make(map[string]bool, len(m.checkpoints)+len(m.owners))
+	for id := range m.checkpoints {
+		shards[id] = true
+	}
+	for id := range m.owners {
+		shards[id] = true
+	}
+	m.mu.Unlock()
+	for id := range shards {
+		m.forget(id)
+	}
+}
+
 // Resets counts, per shard, how often the harness deleted or damaged its
 // lease row (its checkpoint was lost: a re-read from the start is expected).
 func (m *LeaseMonitor) Resets() map[string]int {

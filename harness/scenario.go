@@ -954,9 +954,7 @@ func (r *Run) replay(runCtx, ctx context.Context, acks []workload.Ack, opts chec
 	if err != nil {
 		return nil, nil, []string{fmt.Sprintf("replay: reset checkpoints: %v", err)}
 	}
-	for _, row := range r.Leases.Leases() {
-		r.Leases.forget(row.ShardID)
-	}
+	r.Leases.forgetAll()
 	r.Runner.SetSetting("KCL_INITIAL_POSITION", r.Scenario.Replay)
 	detail := fmt.Sprintf("deleted %d lease rows; replaying from %s", n, r.Scenario.Replay)
 	if r.Scenario.Replay == ReplayAtTimestamp {
