@@ -173,6 +173,23 @@ func TestInProcessPauseMakesAZombie(t *testing.T) {
 	f.produce(t, 300, 3)
 	f.waitCheckpointed(t)
 	zombie := f.runner.Instance(0)
+	// Only an instance that holds a lease can become a zombie. Right after
+	// start one instance may hold both leases until the other steals one,
+	// so wait for the balanced spread first.
+	ctx1, cancel1 := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel1()
+	if err := pollUntil(ctx1, 50*time.Millisecond, func() (bool, error) {
+		f.mon.Poll(ctx1)
+		owned := 0
+		for _, l := range f.mon.Leases() {
+			if l.Owner == zombie.WorkerID() {
+				owned++
+			}
+		}
+		return owned == 1, nil
+	}); err != nil {
+		t.Fatalf("the leases never spread over both instances: %v (%v)", err, f.mon.Leases())
+	}
 	if err := zombie.Pause(); err != nil {
 		t.Fatal(err)
 	}
