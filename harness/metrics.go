@@ -26,6 +26,10 @@ type InstanceStats struct {
 	ShardsEnded      int64 `json:"shards_ended"`
 	ShardsHalted     int64 `json:"shards_halted"`
 	LeasesHeld       int64 `json:"leases_held"`
+	// LeaseTableThrottles counts throttled lease-table calls (each retried).
+	LeaseTableThrottles int64 `json:"lease_table_throttles,omitempty"`
+	// LeaseRenewalFailures counts renewals that failed after their retries.
+	LeaseRenewalFailures int64 `json:"lease_renewal_failures,omitempty"`
 	// LeaseEvents counts lease changes by kind: acquired, lost, stolen, released.
 	LeaseEvents map[string]int64 `json:"lease_events,omitempty"`
 	// Checkpoints counts checkpoint writes by result: ok, lost, error.
@@ -53,6 +57,8 @@ func (s InstanceStats) add(o InstanceStats) InstanceStats {
 	s.ExpiredIterators += o.ExpiredIterators
 	s.ProduceErrors += o.ProduceErrors
 	s.ShardsEnded += o.ShardsEnded
+	s.LeaseTableThrottles += o.LeaseTableThrottles
+	s.LeaseRenewalFailures += o.LeaseRenewalFailures
 	s.LeaseEvents = addMaps(s.LeaseEvents, o.LeaseEvents)
 	s.Checkpoints = addMaps(s.Checkpoints, o.Checkpoints)
 	return s
@@ -106,6 +112,8 @@ func statsFromFamilies(fams map[string]*dto.MetricFamily) InstanceStats {
 	s.ShardsEnded = sum("replicator_shards_ended_total")
 	s.ShardsHalted = sum("replicator_shards_halted")
 	s.LeasesHeld = sum("replicator_leases_held")
+	s.LeaseTableThrottles = sum("replicator_lease_table_throttles_total")
+	s.LeaseRenewalFailures = sum("replicator_lease_renewal_failures_total")
 	byLabel("replicator_lease_events_total", "kind", s.LeaseEvents)
 	byLabel("replicator_checkpoints_total", "result", s.Checkpoints)
 	byLabel("replicator_millis_behind_latest", "shard", s.MillisBehindLatest)

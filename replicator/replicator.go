@@ -280,6 +280,10 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	r.ddbGate = newDDBGate(o.ddb)
 	r.mgr = lease.NewManager(r.ddbGate, cfg.ApplicationName, cfg.WorkerID, leaseOpts...)
 	r.cp = checkpoint.Leases(r.mgr)
+	r.metrics.WatchLeaseTable(func() metrics.LeaseTableStats {
+		s := r.mgr.Stats()
+		return metrics.LeaseTableStats{Throttles: s.Throttles, Renewals: s.Renewals, RenewalFailures: s.RenewalFailures, CorruptRows: s.CorruptRows}
+	})
 
 	var err error
 	t := o.transformer

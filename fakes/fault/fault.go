@@ -6,7 +6,8 @@
 // clock, a probability (drawn from a seeded RNG, so a run is reproducible) and
 // a maximum count, and answers a matching request with one Action: an
 // AWS-shaped throttle, ExpiredIteratorException, InternalFailure,
-// ServiceUnavailable, added latency, or a dropped TCP connection.
+// ServiceUnavailable, added latency, a dropped TCP connection, or a lost
+// response (the request takes effect, the client gets InternalFailure).
 //
 // The same rules serve two deployments through one code path:
 //   - Middleware wraps an in-process emulator (fakes/kinesis, fakes/dynamodb).
@@ -63,11 +64,16 @@ const (
 	Latency Action = "latency"
 	// DropConnection closes the client's TCP connection without answering.
 	DropConnection Action = "drop-connection"
+	// LoseResponse lets the request reach the service and take effect, then
+	// answers HTTP 500 as InternalFailure does: the ambiguous failure after
+	// which a client cannot tell whether its write happened (a conditional
+	// write retried blindly then fails its own condition).
+	LoseResponse Action = "lose-response"
 )
 
 // Actions lists every valid action.
 func Actions() []Action {
-	return []Action{Throttle, ExpiredIterator, InternalFailure, ServiceUnavailable, Latency, DropConnection}
+	return []Action{Throttle, ExpiredIterator, InternalFailure, ServiceUnavailable, Latency, DropConnection, LoseResponse}
 }
 
 // Service names as they appear in rules and events.

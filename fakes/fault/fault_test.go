@@ -425,6 +425,23 @@ func TestDropConnection(t *testing.T) {
 	}
 }
 
+func TestLoseResponseAppliesTheRequestThenFails(t *testing.T) {
+	inj := fault.New()
+	srv, stub := newServer(t, inj)
+	inj.Add(fault.Rule{Operations: []string{"ListStreams"}, Count: 1, Action: fault.LoseResponse})
+	_, err := kinesisClient(srv.URL, 1).ListStreams(context.Background(), &kinesis.ListStreamsInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InternalFailure" {
+		t.Fatalf("want InternalFailure, got %v", err)
+	}
+	if stub.calls.Load() != 1 {
+		t.Errorf("the request reached the handler %d times, want 1 (applied, answer lost)", stub.calls.Load())
+	}
+	if got := inj.Count(fault.LoseResponse); got != 1 {
+		t.Errorf("lose-response count = %d, want 1", got)
+	}
+}
+
 func TestLatency(t *testing.T) {
 	inj := fault.New()
 	srv, stub := newServer(t, inj)

@@ -104,6 +104,10 @@ func (i *Injector) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 	case DropConnection:
 		dropConnection(w)
 		return
+	case LoseResponse:
+		next.ServeHTTP(&bufferedResponse{header: make(http.Header)}, r)
+		i.writeFault(w, req, d)
+		return
 	default:
 		i.writeFault(w, req, d)
 		return
@@ -178,7 +182,7 @@ func faultShape(service string, a Action) (status int, code string) {
 		return http.StatusBadRequest, "ExpiredIteratorException"
 	case ServiceUnavailable:
 		return http.StatusServiceUnavailable, "ServiceUnavailable"
-	default: // InternalFailure
+	default: // InternalFailure, LoseResponse
 		if service == ServiceDynamoDB {
 			return http.StatusInternalServerError, "InternalServerError"
 		}

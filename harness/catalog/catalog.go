@@ -551,7 +551,7 @@ func LeaseTableThrottled() harness.Scenario {
 		Guards:        []string{"vmware/vmware-go-kcl#60", "vmware/vmware-go-kcl#77", "vmware/vmware-go-kcl-v2#14"},
 		Items:         []int{14},
 		Labels:        []string{LabelThrottling, LabelLease, LabelExternal},
-		Asserts:       []string{"LoseNothing", "KeepPerKeyOrder", "KeepPerShardOrder", "duplicates ≤ 3000, each explained by a lease move", "no lease changed owner while throttled", "records were written while throttled"},
+		Asserts:       []string{"LoseNothing", "KeepPerKeyOrder", "KeepPerShardOrder", "duplicates ≤ 3000, each explained by a lease move", "no lease changed owner while throttled", "records were written while throttled", "the instances counted lease-table throttles"},
 		Shards:        4,
 		Instances:     2,
 		Records:       3000,
@@ -575,6 +575,15 @@ func LeaseTableThrottled() harness.Scenario {
 			}
 			if n := o.WrittenBetween(from, to); n == 0 {
 				f = append(f, "no record reached Kafka while the lease table was throttled: work stopped")
+			}
+			// The throttling must have reached the lease manager (and been
+			// retried), or the scenario proves nothing about it.
+			var throttled int64
+			for _, s := range o.Stats {
+				throttled += s.LeaseTableThrottles
+			}
+			if throttled == 0 {
+				f = append(f, "no instance counted a lease-table throttle (replicator_lease_table_throttles_total): the fault never reached the lease manager")
 			}
 			return f
 		},

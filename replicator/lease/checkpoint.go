@@ -62,7 +62,7 @@ func (m *Manager) write(ctx context.Context, h *heldLease, set string, remove st
 			ConditionExpression:       aws.String("#c = :cur AND #o = :me"),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: vals,
-		})
+		}, noSDKRetry)
 		return err
 	})
 	if err != nil && isConditionFailed(err) && maybe && verify != nil {
@@ -247,7 +247,7 @@ func (m *Manager) DeleteLease(ctx context.Context, shardID string) error {
 		h.mu.Unlock()
 	}
 	_, err := m.retry(ctx, func(ctx context.Context) error {
-		_, err := m.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(m.table), Key: keyOf(shardID)})
+		_, err := m.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(m.table), Key: keyOf(shardID)}, noSDKRetry)
 		return err
 	})
 	if err != nil {

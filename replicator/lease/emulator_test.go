@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -35,6 +37,7 @@ type stack struct {
 	inj    *fault.Injector
 	clk    *clock.Clock
 	table  string
+	url    string
 }
 
 func newStack(t *testing.T) *stack {
@@ -50,7 +53,7 @@ func newStack(t *testing.T) *stack {
 		// the tests observe every throttle.
 		Retryer: aws.NopRetryer{},
 	})
-	s := &stack{t: t, client: client, inj: inj, clk: clock.NewManual(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)), table: "replicator-app"}
+	s := &stack{t: t, client: client, inj: inj, clk: clock.NewManual(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)), table: "replicator-app", url: srv.URL}
 	if err := s.manager("setup").EnsureTable(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +234,51 @@ func TestEmulatorThrottledRenewalsDoNotFlap(t *testing.T) {
 	}
 	if w1.Stats().Throttles+w2.Stats().Throttles != 12 {
 		t.Fatalf("throttles seen %d+%d", w1.Stats().Throttles, w2.Stats().Throttles)
+	}
+}
+
+// A write whose answer is lost (applied, then HTTP 500) must not cost the
+// lease, even with a client configured as production ones are (the SDK's
+// standard retryer): a blind retry of the renewal or checkpoint fails its
+// own condition, and only the manager, seeing the ambiguous attempt, can
+// tell that the row is its own write.
+func TestEmulatorLostResponsesDoNotLoseLeases(t *testing.T) {
+	s := newStack(t)
+	s.client = dynamodb.New(dynamodb.Options{
+		BaseEndpoint: aws.String(s.url),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.RateLimiter = ratelimit.None
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		}),
+	})
+	s.create("s0")
+	w := s.manager("w1")
+	s.round(w)
+	if evs := drainEvents(w); len(evs) != 1 || evs[0].Kind != lease.Acquired {
+		t.Fatalf("events %+v", evs)
+	}
+	loseOne := fault.Rule{Name: "lose-update", Service: fault.ServiceDynamoDB, Operations: []string{"UpdateItem"}, Count: 1, Action: fault.LoseResponse}
+	s.inj.Add(loseOne)
+	s.round(w) // the renewal
+	s.inj.Add(loseOne)
+	if err := w.Checkpoint(context.Background(), "s0", "49000000000000000000000000000000000000000000000000000042", 0); err != nil {
+		t.Fatalf("checkpoint with a lost answer: %v", err)
+	}
+	if n := s.inj.Count(fault.LoseResponse); n != 2 {
+		t.Fatalf("answers lost %d, want 2", n)
+	}
+	if evs := drainEvents(w); len(evs) != 0 {
+		t.Fatalf("a lost answer cost the lease: %+v", evs)
+	}
+	s.round(w)
+	row, ok, err := w.Get(context.Background(), "s0")
+	if err != nil || !ok || row.Owner != "w1" || row.Checkpoint != "49000000000000000000000000000000000000000000000000000042" {
+		t.Fatalf("row %+v %v %v", row, ok, err)
+	}
+	if !w.Holds("s0") {
+		t.Fatal("w1 no longer holds s0")
 	}
 }
 

@@ -141,7 +141,8 @@ func WithEventBuffer(n int) Option { return func(c *config) { c.eventBuf = n } }
 
 // WithRetry sets how transient lease-table errors (throttling, 5xx, network)
 // are retried within one operation: attempts in total and exponential backoff
-// with jitter between base and max. Defaults: 4 attempts, failover/100 to failover/10.
+// with jitter between base and max. Defaults: 6 attempts, failover/100 to failover/10.
+// The SDK's own retries are off for lease-table calls (see noSDKRetry).
 func WithRetry(attempts int, base, max time.Duration) Option {
 	return func(c *config) { c.attempts, c.backoffBase, c.backoffMax = attempts, base, max }
 }
@@ -204,7 +205,7 @@ func NewManager(ddb DynamoDBAPI, table, workerID string, opts ...Option) *Manage
 		failover:      10 * time.Second,
 		maxSteal:      1,
 		eventBuf:      1024,
-		attempts:      4,
+		attempts:      6,
 		parallelism:   16,
 		tablePollWait: 500 * time.Millisecond,
 	}
@@ -352,7 +353,7 @@ func (m *Manager) Stats() Stats {
 // hash key leaseKey) and waits until it is ACTIVE.
 func (m *Manager) EnsureTable(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
-		out, err := m.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(m.table)})
+		out, err := m.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(m.table)}, noSDKRetry)
 		switch {
 		case err == nil:
 			if err := checkSchema(out.Table); err != nil {
@@ -367,7 +368,7 @@ func (m *Manager) EnsureTable(ctx context.Context) error {
 				BillingMode:          types.BillingModePayPerRequest,
 				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrKey), AttributeType: types.ScalarAttributeTypeS}},
 				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrKey), KeyType: types.KeyTypeHash}},
-			})
+			}, noSDKRetry)
 			// ResourceInUse: another worker is creating it at the same time.
 			if cerr != nil && errCode(cerr) != "ResourceInUseException" {
 				if !retryable(cerr) {
@@ -426,7 +427,7 @@ func (m *Manager) CreateLease(ctx context.Context, l Lease) (bool, error) {
 			Item:                     toItem(l),
 			ConditionExpression:      aws.String("attribute_not_exists(#k)"),
 			ExpressionAttributeNames: map[string]string{"#k": attrKey},
-		})
+		}, noSDKRetry)
 		return err
 	})
 	if isConditionFailed(err) {
@@ -462,7 +463,7 @@ func (m *Manager) scan(ctx context.Context) ([]Lease, []string, error) {
 				TableName:         aws.String(m.table),
 				ConsistentRead:    aws.Bool(true),
 				ExclusiveStartKey: startAt,
-			})
+			}, noSDKRetry)
 			return err
 		})
 		if err != nil {
@@ -519,7 +520,7 @@ func (m *Manager) Get(ctx context.Context, shardID string) (Lease, bool, error) 
 			TableName:      aws.String(m.table),
 			Key:            map[string]types.AttributeValue{attrKey: str(shardID)},
 			ConsistentRead: aws.Bool(true),
-		})
+		}, noSDKRetry)
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go"
 )
 
@@ -17,6 +19,16 @@ func errCode(err error) string {
 	}
 	return ""
 }
+
+// noSDKRetry turns the SDK's own retries off for a lease-table call: the
+// manager retries itself, so it sees every failed attempt. That matters for
+// correctness, not only for counting throttles: a conditional write the SDK
+// retried after an ambiguous failure (timeout, 5xx) that had in fact landed
+// comes back as a condition failure, and only a retry loop that saw the
+// ambiguous attempt knows to check whether the write was its own. It also
+// keeps a client's retry quota from turning a long throttling episode into
+// failed calls.
+func noSDKRetry(o *dynamodb.Options) { o.Retryer = aws.NopRetryer{} }
 
 func isConditionFailed(err error) bool {
 	return err != nil && errCode(err) == "ConditionalCheckFailedException"
@@ -71,10 +83,10 @@ func (m *Manager) retry(ctx context.Context, fn func(context.Context) error) (ma
 		cctx, cancel := context.WithTimeout(ctx, m.cfg.callTimeout)
 		err = fn(cctx)
 		cancel()
+		m.countThrottle(err)
 		if err == nil || ctx.Err() != nil || !retryable(err) || attempt+1 >= m.cfg.attempts {
 			return maybeApplied, err
 		}
-		m.countThrottle(err)
 		maybeApplied = maybeApplied || ambiguous(err)
 		if serr := m.cfg.sleep(ctx, m.backoff(attempt)); serr != nil {
 			return maybeApplied, err

@@ -103,7 +103,7 @@ func (m *Manager) renew(ctx context.Context, h *heldLease) {
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":cur": num(l.Counter), ":next": num(l.Counter + 1), ":me": str(m.worker),
 			},
-		})
+		}, noSDKRetry)
 		return err
 	})
 	if err != nil && isConditionFailed(err) && maybe {
@@ -352,7 +352,7 @@ func (m *Manager) take(ctx context.Context, l Lease, kind EventKind, reason stri
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: values,
-		})
+		}, noSDKRetry)
 		return err
 	})
 	if err != nil && isConditionFailed(err) && maybe {

@@ -131,6 +131,46 @@ func (a ageCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// LeaseTableStats are the lease manager's own cumulative counters.
+type LeaseTableStats struct {
+	Throttles       int64 // throttled lease-table calls, every attempt
+	Renewals        int64 // successful lease renewals
+	RenewalFailures int64 // renewals that failed after their retries
+	CorruptRows     int   // unreadable lease rows in the last scan
+}
+
+// WatchLeaseTable exports the lease manager's counters, read at scrape time:
+// they live in the manager, so copying them into counters would only lag.
+// Call it once.
+func (m *Metrics) WatchLeaseTable(read func() LeaseTableStats) {
+	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(ns+"_"+name, help, nil, nil) }
+	m.Registry.MustRegister(leaseTableCollector{read: read, descs: [4]*prometheus.Desc{
+		d("lease_table_throttles_total", "Throttling answers from the DynamoDB lease table, every attempt (the lease manager retries with backoff)."),
+		d("lease_renewals_total", "Successful lease renewals."),
+		d("lease_renewal_failures_total", "Lease renewals that failed after their retries (the lease is lost once they fail for the failover time)."),
+		d("lease_rows_corrupt", "Unreadable lease rows in the last scan of the lease table (see logs)."),
+	}})
+}
+
+type leaseTableCollector struct {
+	read  func() LeaseTableStats
+	descs [4]*prometheus.Desc
+}
+
+func (c leaseTableCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c leaseTableCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.read()
+	ch <- prometheus.MustNewConstMetric(c.descs[0], prometheus.CounterValue, float64(s.Throttles))
+	ch <- prometheus.MustNewConstMetric(c.descs[1], prometheus.CounterValue, float64(s.Renewals))
+	ch <- prometheus.MustNewConstMetric(c.descs[2], prometheus.CounterValue, float64(s.RenewalFailures))
+	ch <- prometheus.MustNewConstMetric(c.descs[3], prometheus.GaugeValue, float64(s.CorruptRows))
+}
+
 // Handler serves /metrics, /healthz and /readyz. ready returns nil when the
 // instance is ready, or the reason it is not.
 func (m *Metrics) Handler(ready func() error) http.Handler {

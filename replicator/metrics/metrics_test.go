@@ -77,3 +77,26 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("/readyz when ready: %d", code)
 	}
 }
+
+func TestLeaseTableCountersAreReadAtScrapeTime(t *testing.T) {
+	m := New(prometheus.NewRegistry(), nil)
+	var s LeaseTableStats
+	m.WatchLeaseTable(func() LeaseTableStats { return s })
+	h := m.Handler(func() error { return nil })
+	s = LeaseTableStats{Throttles: 7, Renewals: 40, RenewalFailures: 2, CorruptRows: 1}
+	_, body := get(t, h, "/metrics")
+	for _, want := range []string{
+		"replicator_lease_table_throttles_total 7",
+		"replicator_lease_renewals_total 40",
+		"replicator_lease_renewal_failures_total 2",
+		"replicator_lease_rows_corrupt 1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	s.Throttles = 9
+	if _, body := get(t, h, "/metrics"); !strings.Contains(body, "replicator_lease_table_throttles_total 9") {
+		t.Error("the lease-table counters were not re-read at the second scrape")
+	}
+}
