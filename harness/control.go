@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -20,14 +21,24 @@ import (
 // what SIGKILL does to a process.
 var errKilled = errors.New("harness: instance killed")
 
+// errLeaseTableCut is what an in-process instance's lease-table calls answer
+// while it is cut off from DynamoDB (Instance.CutLeaseTable): a network
+// failure, not an answer from the service, so the replicator cannot tell
+// whether a write landed, exactly as with a real partition.
+var errLeaseTableCut error = &net.OpError{Op: "dial", Net: "tcp",
+	Err: errors.New("harness: instance cut off from the lease table (DynamoDB unreachable)")}
+
 // lifeGate stands between an in-process instance and the outside world.
 // Killed: every call fails at once. Paused: every call blocks until resumed
 // or killed, ignoring its context, as a SIGSTOPped process would (its
-// calls in flight complete only after SIGCONT, with stale state).
+// calls in flight complete only after SIGCONT, with stale state). Cut off
+// from the lease table: every DynamoDB call fails at once, while Kinesis and
+// Kafka calls go through.
 type lifeGate struct {
 	mu     sync.Mutex
 	killed bool
 	paused chan struct{} // non-nil while paused; closed by resume
+	ddbCut bool
 }
 
 func (g *lifeGate) enter() error {
@@ -44,6 +55,28 @@ func (g *lifeGate) enter() error {
 		}
 		<-p
 	}
+}
+
+// enterDynamoDB is enter for a lease-table call, which also fails while the
+// instance is cut off from DynamoDB.
+func (g *lifeGate) enterDynamoDB() error {
+	if err := g.enter(); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ddbCut {
+		return errLeaseTableCut
+	}
+	return nil
+}
+
+// cutDynamoDB cuts the instance off from the lease table (true) or
+// reconnects it (false).
+func (g *lifeGate) cutDynamoDB(cut bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ddbCut = cut
 }
 
 func (g *lifeGate) kill() {
@@ -106,56 +139,57 @@ func (k gatedKinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInpu
 	return k.c.GetRecords(ctx, in, o...)
 }
 
-// gatedDynamoDB puts a lifeGate in front of the lease table's client.
+// gatedDynamoDB puts a lifeGate in front of the lease table's client; it
+// also answers for the lease-table cut.
 type gatedDynamoDB struct {
 	g *lifeGate
 	c lease.DynamoDBAPI
 }
 
 func (d gatedDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	if err := d.g.enter(); err != nil {
+	if err := d.g.enterDynamoDB(); err != nil {
 		return nil, err
 	}
 	return d.c.GetItem(ctx, in, o...)
 }
 
 func (d gatedDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if err := d.g.enter(); err != nil {
+	if err := d.g.enterDynamoDB(); err != nil {
 		return nil, err
 	}
 	return d.c.PutItem(ctx, in, o...)
 }
 
 func (d gatedDynamoDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if err := d.g.enter(); err != nil {
+	if err := d.g.enterDynamoDB(); err != nil {
 		return nil, err
 	}
 	return d.c.UpdateItem(ctx, in, o...)
 }
 
 func (d gatedDynamoDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	if err := d.g.enter(); err != nil {
+	if err := d.g.enterDynamoDB(); err != nil {
 		return nil, err
 	}
 	return d.c.DeleteItem(ctx, in, o...)
 }
 
 func (d gatedDynamoDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	if err := d.g.enter(); err != nil {
+	if err := d.g.enterDynamoDB(); err != nil {
 		return nil, err
 	}
 	return d.c.Scan(ctx, in, o...)
 }
 
 func (d gatedDynamoDB) CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, o ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error) {
-	if err := d.g.enter(); err != nil {
+	if err := d.g.enterDynamoDB(); err != nil {
 		return nil, err
 	}
 	return d.c.CreateTable(ctx, in, o...)
 }
 
 func (d gatedDynamoDB) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
-	if err := d.g.enter(); err != nil {
+	if err := d.g.enterDynamoDB(); err != nil {
 		return nil, err
 	}
 	return d.c.DescribeTable(ctx, in, o...)
@@ -203,11 +237,14 @@ func (s *stallGate) wait(ctx context.Context) error {
 
 // gatedSink is the outermost sink of an in-process instance: a killed
 // instance delivers nothing more (and Flush does not wait: a crash does not
-// flush); a paused one blocks; a stalled runner holds records back.
+// flush); a paused one blocks; a stalled runner holds records back. Every
+// record let through is noted in the runner's hand-off log.
 type gatedSink struct {
-	g     *lifeGate
-	stall *stallGate
-	inner replicator.Sink
+	g      *lifeGate
+	stall  *stallGate
+	worker string
+	handed *handoffLog
+	inner  replicator.Sink
 }
 
 func (s gatedSink) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
@@ -223,6 +260,7 @@ func (s gatedSink) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo
 		promise(r, err)
 		return
 	}
+	s.handed.note(s.worker, r)
 	s.inner.Produce(ctx, r, promise)
 }
 

@@ -20,6 +20,7 @@ type InstanceStats struct {
 	RecordsOut       int64 `json:"records_out"`
 	RecordsDLQ       int64 `json:"records_dlq"`
 	Filtered         int64 `json:"filtered"`
+	OutOfRange       int64 `json:"out_of_range,omitempty"` // KPL sub-records outside their shard's hash range, delivered
 	Throttles        int64 `json:"throttles"`
 	ExpiredIterators int64 `json:"expired_iterators"`
 	ProduceErrors    int64 `json:"produce_errors"`
@@ -53,6 +54,7 @@ func (s InstanceStats) add(o InstanceStats) InstanceStats {
 	s.RecordsOut += o.RecordsOut
 	s.RecordsDLQ += o.RecordsDLQ
 	s.Filtered += o.Filtered
+	s.OutOfRange += o.OutOfRange
 	s.Throttles += o.Throttles
 	s.ExpiredIterators += o.ExpiredIterators
 	s.ProduceErrors += o.ProduceErrors
@@ -106,6 +108,7 @@ func statsFromFamilies(fams map[string]*dto.MetricFamily) InstanceStats {
 	s.RecordsOut = sum("replicator_records_out_total")
 	s.RecordsDLQ = sum("replicator_records_dlq_total")
 	s.Filtered = sum("replicator_records_filtered_total")
+	s.OutOfRange = sum("replicator_kpl_out_of_range_total")
 	s.Throttles = sum("replicator_throttles_total")
 	s.ExpiredIterators = sum("replicator_expired_iterators_total")
 	s.ProduceErrors = sum("replicator_produce_errors_total")

@@ -125,11 +125,12 @@ func WithLogDir(dir string) RunnerOption { return func(c *runnerConfig) { c.logD
 // Runner runs replicator instances against an Env. Its methods are safe for
 // concurrent use.
 type Runner struct {
-	env     *Env
-	cfg     runnerConfig
-	stall   *stallGate
-	logDir  string
-	ownsDir bool
+	env      *Env
+	cfg      runnerConfig
+	stall    *stallGate
+	handoffs *handoffLog
+	logDir   string
+	ownsDir  bool
 
 	mu        sync.Mutex
 	settings  map[string]string
@@ -183,7 +184,7 @@ func NewRunner(env *Env, opts ...RunnerOption) (*Runner, error) {
 	}
 	cfg.settings["KAFKA_BOOTSTRAP_SERVERS"] = strings.Join(env.Brokers(), ",")
 	cfg.settings["KCL_REGION"] = env.Region()
-	r := &Runner{env: env, cfg: cfg, stall: &stallGate{}, settings: cfg.settings, logDir: cfg.logDir}
+	r := &Runner{env: env, cfg: cfg, stall: &stallGate{}, handoffs: &handoffLog{}, settings: cfg.settings, logDir: cfg.logDir}
 	return r, nil
 }
 
@@ -377,6 +378,7 @@ type life interface {
 	kill() error
 	pause() error
 	resume() error
+	cutLeaseTable(cut bool) error
 	stats(ctx context.Context) (InstanceStats, error)
 	ready(ctx context.Context) error
 	done() <-chan struct{}
@@ -604,6 +606,28 @@ func (in *Instance) Resume() error {
 	in.paused = false
 	in.mu.Unlock()
 	return nil
+}
+
+// CutLeaseTable cuts the instance's current life off from the lease table:
+// every DynamoDB call it makes fails at once with a network error, while its
+// Kinesis reads and Kafka writes go on. Its leases expire for the other
+// workers, who take them over; the instance must find out and stop those
+// shards. In-process instances only (a new life starts connected).
+func (in *Instance) CutLeaseTable() error {
+	l, err := in.current()
+	if err != nil {
+		return err
+	}
+	return l.cutLeaseTable(true)
+}
+
+// RestoreLeaseTable ends CutLeaseTable.
+func (in *Instance) RestoreLeaseTable() error {
+	l, err := in.current()
+	if err != nil {
+		return err
+	}
+	return l.cutLeaseTable(false)
 }
 
 // Restart stops the instance gracefully and starts a new life.

@@ -61,7 +61,7 @@ func startInProcess(ctx context.Context, r *Runner, name string, settings map[st
 			if userWrap != nil {
 				s = userWrap(s)
 			}
-			return gatedSink{g: p.gate, stall: stall, inner: s}
+			return gatedSink{g: p.gate, stall: stall, worker: id, handed: r.handoffs, inner: s}
 		}),
 	}
 	if r.cfg.transformer != nil {
@@ -86,6 +86,10 @@ func (p *inProcess) done() <-chan struct{} { return p.doneCh }
 func (p *inProcess) logTail() string       { return "" }
 func (p *inProcess) pause() error          { p.gate.pause(); return nil }
 func (p *inProcess) resume() error         { p.gate.resume(); return nil }
+func (p *inProcess) cutLeaseTable(cut bool) error {
+	p.gate.cutDynamoDB(cut)
+	return nil
+}
 func (p *inProcess) stats(context.Context) (InstanceStats, error) {
 	fams, err := p.reg.Gather()
 	if err != nil {

@@ -274,3 +274,10 @@ func (p *childProcess) kill() error {
 
 func (p *childProcess) pause() error  { return signalStop(p.cmd.Process) }
 func (p *childProcess) resume() error { return signalCont(p.cmd.Process) }
+
+// cutLeaseTable is not available for a child process: its lease-table calls
+// go straight to the endpoint it was given, through the environment's
+// shared fault layer, which cannot tell one worker's requests from another's.
+func (p *childProcess) cutLeaseTable(bool) error {
+	return fmt.Errorf("cut a child process off from the lease table: %w (run the scenario with in-process instances)", ErrUnsupported)
+}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -244,6 +245,9 @@ func TestChildProcessLifecycle(t *testing.T) {
 	in := f.runner.Instance(0)
 	if err := in.WaitReady(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if err := in.CutLeaseTable(); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("cutting a child process off from the lease table = %v, want ErrUnsupported", err)
 	}
 	f.produce(t, 300, 4)
 	f.waitOut(t, in, 300)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -235,6 +236,7 @@ type Run struct {
 	reshards []Reshard
 	phase    string
 	maxLag   time.Duration
+	damaged  map[string]map[string]dtypes.AttributeValue // shard → lease row before CorruptLease
 }
 
 // Elapsed is the time since the run started.

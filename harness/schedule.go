@@ -5,11 +5,14 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -613,6 +616,21 @@ func Resume(sel InstanceSelector) Action {
 	return instanceAction("resume", "resumed", sel, nil, func(_ context.Context, in *Instance) error { return in.Resume() })
 }
 
+// CutOffLeaseTable cuts an instance off from the lease table (every DynamoDB
+// call it makes fails with a network error) while its Kinesis reads and
+// Kafka writes go on, until ReconnectLeaseTable: a worker partitioned from
+// DynamoDB, whose leases the others take over. In-process instances only.
+func CutOffLeaseTable(sel InstanceSelector) Action {
+	return instanceAction("lease-table-cut", "cut off from the lease table", sel, needInProcess,
+		func(_ context.Context, in *Instance) error { return in.CutLeaseTable() })
+}
+
+// ReconnectLeaseTable ends CutOffLeaseTable.
+func ReconnectLeaseTable(sel InstanceSelector) Action {
+	return instanceAction("lease-table-reconnect", "reconnected to the lease table", sel, needInProcess,
+		func(_ context.Context, in *Instance) error { return in.RestoreLeaseTable() })
+}
+
 // AddInstance starts one more instance: a worker joining.
 func AddInstance() Action {
 	return Action{Kind: "join", Desc: "add an instance", Do: func(ctx context.Context, r *Run) error {
@@ -740,7 +758,11 @@ func LastParents(r *Run) []string {
 // DeleteLease deletes the lease row of the shard picked by shard.
 func DeleteLease(desc string, shard func(r *Run) []string) Action {
 	return Action{Kind: "lease-delete", Desc: "delete the lease of " + desc, Do: func(ctx context.Context, r *Run) error {
-		for _, id := range shard(r) {
+		ids := shard(r)
+		if len(ids) == 0 {
+			return fmt.Errorf("no shard is %s", desc)
+		}
+		for _, id := range ids {
 			if err := DeleteLeaseRow(ctx, r.Env.DynamoDB(), r.Application, id); err != nil {
 				return err
 			}
@@ -751,18 +773,72 @@ func DeleteLease(desc string, shard func(r *Run) []string) Action {
 	}}
 }
 
-// CorruptLease damages the lease row of the shards picked.
+// CorruptLease damages the lease row of the shards picked (the rows as they
+// were are kept for RepairLease).
 func CorruptLease(desc string, shard func(r *Run) []string) Action {
 	return Action{Kind: "lease-corrupt", Desc: "corrupt the lease of " + desc, Do: func(ctx context.Context, r *Run) error {
-		for _, id := range shard(r) {
-			if err := CorruptLeaseRow(ctx, r.Env.DynamoDB(), r.Application, id); err != nil {
+		ids := shard(r)
+		if len(ids) == 0 {
+			return fmt.Errorf("no shard is %s", desc)
+		}
+		for _, id := range ids {
+			row, err := CorruptLeaseRow(ctx, r.Env.DynamoDB(), r.Application, id)
+			if err != nil {
 				return err
 			}
+			r.mu.Lock()
+			if r.damaged == nil {
+				r.damaged = map[string]map[string]dtypes.AttributeValue{}
+			}
+			r.damaged[id] = row
+			r.mu.Unlock()
 			r.Leases.forget(id)
 			r.Record("lease-corrupt", "corrupted the lease row of "+id, id)
 		}
 		return nil
 	}}
+}
+
+// RepairLease writes back every lease row CorruptLease damaged, as they were
+// before (with their counters moved on), as an operator undoing a bad edit.
+func RepairLease() Action {
+	return Action{Kind: "lease-repair", Desc: "repair the corrupted lease rows", Do: func(ctx context.Context, r *Run) error {
+		r.mu.Lock()
+		rows := r.damaged
+		r.damaged = nil
+		r.mu.Unlock()
+		if len(rows) == 0 {
+			return errors.New("no lease row was corrupted before")
+		}
+		for _, id := range slices.Sorted(maps.Keys(rows)) {
+			if err := RestoreLeaseRow(ctx, r.Env.DynamoDB(), r.Application, rows[id]); err != nil {
+				return err
+			}
+			r.Record("lease-repair", "restored the lease row of "+id, id)
+		}
+		return nil
+	}}
+}
+
+// HeldBy names one unfinished shard whose lease instance i holds (by the
+// lease table as last scanned; the smallest shard id), or none.
+func HeldBy(i int) func(r *Run) []string {
+	return func(r *Run) []string {
+		in := r.Runner.Instance(i)
+		if in == nil {
+			return nil
+		}
+		var ids []string
+		for _, l := range r.Leases.Leases() {
+			if !l.Finished() && l.Owner == in.WorkerID() {
+				ids = append(ids, l.ShardID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		return []string{slices.Min(ids)}
+	}
 }
 
 // TrimStream drops, as retention would, every record that arrived until now

@@ -2,6 +2,7 @@ package replicator_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,4 +266,36 @@ func TestInFlightBoundedAndCheckpointOnlyPastAcks(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// A worker whose lease table is unreachable hands nothing more to Kafka once
+// its leases are past their deadline (last renewal + failover time): the
+// moment from which another worker may take them over. Lease rounds notice
+// the loss only at their next tick; the hand-off itself must not wait.
+func TestNoHandOffPastTheLeaseDeadline(t *testing.T) {
+	e := newTestEnv(t, 2, 2)
+	e.start(e.config("w1"), replicator.WithClock(e.clock))
+	e.write(5, 20)
+	e.waitDelivered(20 * time.Second)
+	before := len(e.writtenRecords())
+
+	id := e.inj.Add(fault.Rule{Name: "lease-table-down", Service: fault.ServiceDynamoDB, Action: fault.InternalFailure})
+	defer e.inj.Remove(id)
+	e.clock.Advance(4 * time.Second) // past the 3 s failover time
+	e.write(5, 20)
+	eventually(t, 20*time.Second, "both shards stopped", func() bool {
+		n := 0
+		for _, m := range e.logLines(t) {
+			// A lease round may notice first (renewal failing, or the
+			// lease no longer in Held); the records in Kafka tell.
+			if r, _ := m["reason"].(string); m["msg"] == "stopping shard at once" && (strings.HasPrefix(r, "lease no longer held") || strings.HasPrefix(r, "lease lost: renewal failing")) {
+				n++
+			}
+		}
+		return n == 2
+	})
+	got := readTopic(t, e, e.topic)
+	if len(got) != before {
+		t.Fatalf("%d records in Kafka, want the %d written before the deadline: records were handed off after it", len(got), before)
+	}
 }

@@ -5,7 +5,7 @@
 // Contract:
 //   - Per shard: lease acquired → wait until every parent is finished →
 //     read from the checkpoint (or the initial position) → de-aggregate KPL
-//     records, filter sub-records outside the shard's hash range, decompress,
+//     records (keeping sub-records outside the shard's hash range), decompress,
 //     transform → produce to Kafka (idempotent producer, acks=all) with the
 //     kinesis.* headers → checkpoint only past records Kafka acknowledged,
 //     in order, every CheckpointInterval, at shard end and at shutdown.
@@ -163,18 +163,19 @@ func WithMinGetRecordsInterval(d time.Duration) Option { return func(o *options)
 
 // Replicator replicates one stream into one topic.
 type Replicator struct {
-	cfg      config.Config
-	o        options
-	log      *slog.Logger
-	kin      source.KinesisAPI
-	mgr      *lease.Manager
-	cp       checkpoint.Checkpointer
-	pipeline *process.Pipeline
-	decomp   *process.Decompressor
-	kafka    *kgo.Client
-	kopts    []kgo.Opt
-	sink     Sink
-	metrics  *metrics.Metrics
+	cfg       config.Config
+	o         options
+	log       *slog.Logger
+	kin       source.KinesisAPI
+	mgr       *lease.Manager
+	syncStore *syncGrace // shard sync's view of the lease table (see syncGrace)
+	cp        checkpoint.Checkpointer
+	pipeline  *process.Pipeline
+	decomp    *process.Decompressor
+	kafka     *kgo.Client
+	kopts     []kgo.Opt
+	sink      Sink
+	metrics   *metrics.Metrics
 
 	// Known after start-up.
 	topic     topicInfo
@@ -280,6 +281,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	r.ddbGate = newDDBGate(o.ddb)
 	r.mgr = lease.NewManager(r.ddbGate, cfg.ApplicationName, cfg.WorkerID, leaseOpts...)
 	r.cp = checkpoint.Leases(r.mgr)
+	r.syncStore = newSyncGrace(r.mgr, o.clock.Now, cfg.FailoverTime, o.log)
 	r.metrics.WatchLeaseTable(func() metrics.LeaseTableStats {
 		s := r.mgr.Stats()
 		return metrics.LeaseTableStats{Throttles: s.Throttles, Renewals: s.Renewals, RenewalFailures: s.RenewalFailures, CorruptRows: s.CorruptRows}
@@ -766,7 +768,7 @@ func (r *Replicator) trySync(ctx context.Context) {
 
 // syncShards lists the shards and creates missing leases.
 func (r *Replicator) syncShards(ctx context.Context) error {
-	shards, created, err := source.SyncLeases(ctx, r.kin, r.mgr, r.cfg.StreamName, leasePosition(r.cfg.InitialPosition))
+	shards, created, err := source.SyncLeases(ctx, r.kin, r.syncStore, r.cfg.StreamName, leasePosition(r.cfg.InitialPosition))
 	if shards != nil {
 		r.shardsMu.Lock()
 		r.shards = shards

@@ -15,7 +15,8 @@ type Stats struct {
 	RecordsIn, BytesIn   int64 // Kinesis records read (an aggregate counts once) and their bytes
 	RecordsOut, BytesOut int64 // records acknowledged on the data topic, value bytes
 	RecordsDLQ, BytesDLQ int64 // records acknowledged on the dead-letter topic
-	Filtered             int64 // sub-records outside the hash range, records a transform dropped
+	Filtered             int64 // records a transform dropped
+	OutOfRange           int64 // KPL sub-records delivered although outside their shard's hash range
 	Throttles            int64 // throttled Kinesis calls
 	ExpiredIterators     int64 // ExpiredIteratorException answers
 	ProduceErrors        int64 // produce failures (each rewinds its shard)
@@ -36,6 +37,7 @@ type counters struct {
 	recordsIn, bytesIn, recordsOut, bytesOut, recordsDLQ, bytesDLQ atomic.Int64
 	filtered, throttles, expiredIterators, produceErrors           atomic.Int64
 	shardsEnded, leasesHeld                                        atomic.Int64
+	outOfRange                                                     atomic.Int64
 
 	mu     sync.Mutex
 	shards map[string]ShardStats
@@ -84,7 +86,7 @@ func (r *Replicator) Stats() Stats {
 		RecordsIn: c.recordsIn.Load(), BytesIn: c.bytesIn.Load(),
 		RecordsOut: c.recordsOut.Load(), BytesOut: c.bytesOut.Load(),
 		RecordsDLQ: c.recordsDLQ.Load(), BytesDLQ: c.bytesDLQ.Load(),
-		Filtered: c.filtered.Load(), Throttles: c.throttles.Load(),
+		Filtered: c.filtered.Load(), OutOfRange: c.outOfRange.Load(), Throttles: c.throttles.Load(),
 		ExpiredIterators: c.expiredIterators.Load(), ProduceErrors: c.produceErrors.Load(),
 		ShardsEnded: c.shardsEnded.Load(), LeasesHeld: int(c.leasesHeld.Load()),
 		Shards: map[string]ShardStats{},

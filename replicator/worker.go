@@ -432,9 +432,13 @@ func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Po
 		if err != nil {
 			return errStopping // ctx ended inside a transform
 		}
-		if n := res.OutOfRange + res.Filtered; n > 0 {
+		if n := res.Filtered; n > 0 {
 			r.metrics.Filtered.Add(float64(n))
 			r.stats.filtered.Add(int64(n))
+		}
+		if n := res.OutOfRange; n > 0 {
+			r.metrics.OutOfRange.Add(float64(n))
+			r.stats.outOfRange.Add(int64(n))
 		}
 		if err := w.produceResult(ctx, rec, res, tr); err != nil {
 			return err
@@ -505,6 +509,15 @@ func (w *shardWorker) produceItem(ctx context.Context, it process.Item, pos chec
 		if errors.Is(err, errProduceFailed) {
 			return err
 		}
+		return errStopping
+	}
+	// Fence: hand nothing to Kafka once the lease is past its deadline (last
+	// renewal sent + failover time). That deadline comes before any other
+	// worker may take the shard over, while the lease rounds and lease events
+	// notice the loss only later (a worker cut off from the lease table kept
+	// writing for hundreds of milliseconds after the takeover without this).
+	if !r.mgr.Holds(w.id) {
+		w.lose("lease no longer held: not renewed within the failover time")
 		return errStopping
 	}
 	id := tr.add(pos, hasPos, true, size)

@@ -47,6 +47,7 @@ type config struct {
 	minSize        int
 	maxSize        int
 	aggregate      int
+	subHashKeys    []string
 	malformedEvery int
 	malformedStyle MalformedStyle
 	oversizedEvery int
@@ -92,6 +93,8 @@ func (c config) validate() error {
 		return fmt.Errorf("record size range [%d, %d] is invalid", c.minSize, c.maxSize)
 	case c.aggregate < 0:
 		return fmt.Errorf("aggregation must be ≥ 0 sub-records, got %d", c.aggregate)
+	case len(c.subHashKeys) > 0 && c.aggregate < 2:
+		return fmt.Errorf("sub-record hash keys need aggregation of ≥ 2 sub-records, got %d", c.aggregate)
 	case c.malformedEvery < 0 || c.oversizedEvery < 0:
 		return fmt.Errorf("malformed/oversized period must be ≥ 0")
 	case c.total < 0:
@@ -110,6 +113,11 @@ func (c config) validate() error {
 	}
 	if c.oversizedEvery > 0 && (c.oversizedSize < 1 || c.oversizedSize > MaxRecordBytes-headroom) {
 		return fmt.Errorf("oversized record size %d must be in [1, %d]", c.oversizedSize, MaxRecordBytes-headroom)
+	}
+	for _, k := range c.subHashKeys {
+		if _, ok := parseHash(k); !ok {
+			return fmt.Errorf("sub-record explicit hash key %q is not a decimal in [0, 2^128)", k)
+		}
 	}
 	return c.keys.validate()
 }
@@ -142,6 +150,19 @@ func WithRecordSize(minBytes, maxBytes int) Option {
 // record as a KPL aggregate (n ≤ 1: off). Sub-records are acknowledged with
 // subsequence numbers 0..n-1.
 func WithAggregation(n int) Option { return func(c *config) { c.aggregate = n } }
+
+// WithSubRecordHashKeys gives sub-record i of every aggregate its own
+// ExplicitHashKey hashKeys[i mod len(hashKeys)] (decimal 128-bit integers;
+// needs WithAggregation(n ≥ 2)), while the aggregate itself is still routed
+// by its partition key (or the Keys' explicit hash key). Each key's records
+// thus stay on one shard, in order, but an aggregate carries sub-records
+// whose hash keys belong to other shards' ranges — what a KPL with a stale
+// shard map or the kinesis-aggregation library writes around a reshard
+// (amazon-kinesis-client#343, kinesis-aggregation#11). Acks name each
+// sub-record's key in SubExplicitHashKey.
+func WithSubRecordHashKeys(hashKeys ...string) Option {
+	return func(c *config) { c.subHashKeys = hashKeys }
+}
 
 // WithMalformedEvery makes every n-th Kinesis record a producer writes
 // malformed (0: never). See MalformedStyle for how.

@@ -88,9 +88,13 @@ type Ack struct {
 	// aggregates per key).
 	PartitionKey    string `json:"partition_key"`
 	ExplicitHashKey string `json:"explicit_hash_key,omitempty"`
-	SentMs          int64  `json:"sent_ms"` // first send attempt, on the workload's clock
-	Bytes           int    `json:"bytes"`   // payload size
-	Attempts        int    `json:"attempts"`
+	// SubExplicitHashKey is the sub-record's own explicit hash key inside
+	// its aggregate (WithSubRecordHashKeys), which may lie outside the
+	// range of the shard the aggregate landed in; "" when it has none.
+	SubExplicitHashKey string `json:"sub_explicit_hash_key,omitempty"`
+	SentMs             int64  `json:"sent_ms"` // first send attempt, on the workload's clock
+	Bytes              int    `json:"bytes"`   // payload size
+	Attempts           int    `json:"attempts"`
 	// Ambiguous reports that an earlier attempt failed with an unknown
 	// outcome, so Kinesis may also hold a copy under another sequence number.
 	Ambiguous bool `json:"ambiguous,omitempty"`
@@ -364,6 +368,15 @@ func (p *producer) aggregated(u *unit) bool {
 	return u.kind == KindNormal && p.w.cfg.aggregate > 1
 }
 
+// subHashKey is the explicit hash key of sub-record i of an aggregate: its
+// own with WithSubRecordHashKeys, else the aggregate's.
+func (p *producer) subHashKey(u *unit, i int) string {
+	if ks := p.w.cfg.subHashKeys; len(ks) > 0 {
+		return ks[i%len(ks)]
+	}
+	return u.hashKey
+}
+
 // build renders a unit's data at its first send attempt, so sent_ms is the
 // time the record first left the producer rather than when it was queued.
 func (p *producer) build(u *unit) error {
@@ -394,7 +407,7 @@ func (p *producer) build(u *unit) error {
 		subs := make([]kpl.SubRecord, len(u.sizes))
 		for i := range subs {
 			d := payload(i, KindNormal)
-			subs[i] = kpl.SubRecord{PartitionKey: u.key, ExplicitHashKey: u.hashKey, Data: d}
+			subs[i] = kpl.SubRecord{PartitionKey: u.key, ExplicitHashKey: p.subHashKey(u, i), Data: d}
 			u.subSizes = append(u.subSizes, len(d))
 		}
 		agg, err := kpl.Aggregate(subs)
@@ -535,9 +548,12 @@ func (p *producer) callContext(ctx context.Context) (context.Context, context.Ca
 func (p *producer) acksFor(u *unit, shard, seq string) []Ack {
 	acks := make([]Ack, len(u.sizes))
 	for i := range acks {
-		sub := int64(-1)
+		sub, subHashKey := int64(-1), ""
 		if p.aggregated(u) {
 			sub = int64(i)
+			if len(p.w.cfg.subHashKeys) > 0 {
+				subHashKey = p.subHashKey(u, i)
+			}
 		}
 		size := u.subSizes[0]
 		if i < len(u.subSizes) {
@@ -546,7 +562,7 @@ func (p *producer) acksFor(u *unit, shard, seq string) []Ack {
 		acks[i] = Ack{
 			Producer: p.idx, Key: u.key, KeySeq: u.firstSeq + int64(i),
 			ShardID: shard, SequenceNumber: seq, SubSequence: sub, Kind: u.kind,
-			PartitionKey: u.key, ExplicitHashKey: u.hashKey, SentMs: u.sentMs,
+			PartitionKey: u.key, ExplicitHashKey: u.hashKey, SubExplicitHashKey: subHashKey, SentMs: u.sentMs,
 			Bytes: size, Attempts: u.attempts, Ambiguous: u.ambiguous,
 		}
 	}

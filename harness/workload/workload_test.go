@@ -527,3 +527,54 @@ func TestCallInFlightAtCancelIsDrained(t *testing.T) {
 	}
 	checkOrder(t, w, b.scripted, 10)
 }
+
+// Aggregates whose sub-records carry their own explicit hash keys, cycling
+// through the given ones, while the aggregate is routed by its key.
+func TestWorkloadSubRecordHashKeys(t *testing.T) {
+	const lo, hi = "85070591730234615865843651857942052864", "255211775190703847597530955573826158592"
+	s := newScripted(12)
+	w, err := New(s, "stream", WithProducers(2), WithKeys(UniformKeys(8)), WithTotal(90), WithAggregation(4),
+		WithSubRecordHashKeys(lo, hi), WithSeed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkOrder(t, w, s, 90)
+	for _, a := range w.Acked() {
+		want := []string{lo, hi}[a.SubSequence%2]
+		if a.SubSequence < 0 || a.SubExplicitHashKey != want || a.ExplicitHashKey != "" || a.PartitionKey != a.Key {
+			t.Fatalf("ack %+v: want sub-record hash key %s, the aggregate routed by its key", a, want)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, recs := range s.log {
+		for _, r := range recs {
+			subs, err := kpl.Deaggregate(r.data)
+			if err != nil {
+				t.Fatalf("record %s is not an aggregate: %v", r.seq, err)
+			}
+			for _, sr := range subs {
+				if want := []string{lo, hi}[sr.SubSequence%2]; sr.ExplicitHashKey != want || sr.PartitionKey != r.pk {
+					t.Fatalf("sub-record %s/%d: key %q hash key %q, want %q, %q", r.seq, sr.SubSequence, sr.PartitionKey, sr.ExplicitHashKey, r.pk, want)
+				}
+				n++
+			}
+		}
+	}
+	if n != 90 {
+		t.Fatalf("%d sub-records in the stream, want 90", n)
+	}
+	for i, opts := range [][]Option{
+		{WithSubRecordHashKeys(lo)},                           // no aggregation
+		{WithAggregation(4), WithSubRecordHashKeys(lo, "-1")}, // not a hash key
+		{WithAggregation(4), WithSubRecordHashKeys("1" + hi)}, // above 2^128-1
+	} {
+		if _, err := New(s, "stream", opts...); err == nil {
+			t.Errorf("case %d: New accepted invalid sub-record hash keys", i)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 // Package kpl reads and writes the Kinesis Producer Library (KPL) aggregation
-// format and carries the two record-level rules the KCL applies to it: the
-// hash-range filter after a reshard and the (sequence, subsequence) skip on
-// resume.
+// format and carries the record-level rules around it: the hash-range test
+// (which the KCL uses to drop sub-records after a reshard; the replicator
+// only counts them) and the (sequence, subsequence) skip on resume.
 //
 // Format (amazon-kinesis-producer aggregation-format.md): the 4 magic bytes
 // F3 89 9A C2, a protobuf AggregatedRecord, then the 16-byte MD5 of the
@@ -351,7 +351,7 @@ func hashKeyBytes(s string) ([16]byte, bool) {
 }
 
 // HashRange is a shard's inclusive hash key range, parsed once so that
-// filtering many sub-records costs no parsing.
+// testing many sub-records costs no parsing.
 type HashRange struct {
 	lo, hi [16]byte
 }
@@ -384,11 +384,12 @@ func (r HashRange) Contains(sub SubRecord) bool {
 }
 
 // InRange reports whether sub's effective hash key lies in the shard's
-// inclusive range [startHashKey, endHashKey]. The KCL drops sub-records
-// outside the range after a reshard, because an aggregate written before a
-// split can carry keys that now belong to the sibling shard, which delivers
-// them itself. When the hash key or a bound cannot be parsed the answer is
-// true: keeping a record is recoverable, dropping it is not.
+// inclusive range [startHashKey, endHashKey]. An aggregate is stored in the
+// one shard its own key routes to, so around a reshard it can carry
+// sub-records whose keys belong to a sibling. The KCL drops those, assuming
+// the producer wrote them to the sibling too; only the KPL does, so the
+// replicator keeps them (amazon-kinesis-client#343). When the hash key or a
+// bound cannot be parsed the answer is true.
 func InRange(sub SubRecord, startHashKey, endHashKey string) bool {
 	r, err := ParseHashRange(startHashKey, endHashKey)
 	if err != nil {

@@ -70,6 +70,7 @@ func (m *Manager) write(ctx context.Context, h *heldLease, set string, remove st
 			err = nil
 		}
 	}
+	m.noteOutcome(h, maybe, err)
 	return sent, err
 }
 
@@ -115,8 +116,10 @@ func (m *Manager) Checkpoint(ctx context.Context, shardID, seq string, subSeq in
 func (m *Manager) writeFailed(ctx context.Context, h *heldLease, op string, err error) error {
 	shardID := h.lease.ShardID
 	if isConditionFailed(err) {
-		reason, peer := m.lossReason(ctx, shardID)
-		m.drop(h, Lost, op+" refused: "+reason, peer)
+		reason, lost := m.lose(ctx, h, op+" refused: ")
+		if !lost {
+			return fmt.Errorf("%s %s: %s", op, shardID, reason)
+		}
 		return fmt.Errorf("%s %s: %w (%s)", op, shardID, ErrLeaseLost, reason)
 	}
 	return fmt.Errorf("%s %s: %w", op, shardID, err)

@@ -282,6 +282,42 @@ func TestEmulatorLostResponsesDoNotLoseLeases(t *testing.T) {
 	}
 }
 
+// A checkpoint whose first attempt lands while every answer is lost ends
+// in an error of unknown outcome; the next renewal meets the moved counter
+// and must recognise the landed write as its own rather than drop the lease.
+func TestEmulatorWriteOfUnknownOutcomeDoesNotLoseTheLease(t *testing.T) {
+	s := newStack(t)
+	s.create("s0")
+	w := s.manager("w1")
+	s.round(w)
+	drainEvents(w)
+	const seq = "49000000000000000000000000000000000000000000000000000042"
+	// Every attempt of the checkpoint (six by default) loses its answer.
+	s.inj.Add(fault.Rule{Name: "lose-all", Service: fault.ServiceDynamoDB, Operations: []string{"UpdateItem"}, Count: 6, Action: fault.LoseResponse})
+	err := w.Checkpoint(context.Background(), "s0", seq, 0)
+	if err == nil || errors.Is(err, lease.ErrLeaseLost) {
+		t.Fatalf("checkpoint with every answer lost: %v, want a transient error", err)
+	}
+	if n := s.inj.Count(fault.LoseResponse); n != 6 {
+		t.Fatalf("answers lost %d, want 6", n)
+	}
+	s.round(w)
+	if evs := drainEvents(w); len(evs) != 0 {
+		t.Fatalf("a write of unknown outcome cost the lease: %+v", evs)
+	}
+	s.round(w)
+	if !w.Holds("s0") {
+		t.Fatal("w1 no longer holds s0")
+	}
+	if err := w.Checkpoint(context.Background(), "s0", seq, 1); err != nil {
+		t.Fatalf("checkpoint after re-reading the lease: %v", err)
+	}
+	row, ok, err := w.Get(context.Background(), "s0")
+	if err != nil || !ok || row.Owner != "w1" || row.Checkpoint != seq || row.SubSequence != 1 {
+		t.Fatalf("row %+v %v %v", row, ok, err)
+	}
+}
+
 func TestEmulatorConcurrentCheckpoints(t *testing.T) {
 	s := newStack(t)
 	var ids []string

@@ -190,6 +190,10 @@ type heldLease struct {
 	lease       Lease
 	lastRenewed time.Time // local time at which the last successful write was sent
 	gone        bool      // dropped; the holder of the pointer must give up
+	// uncertain: a write ended without a clear answer (its last attempts
+	// timed out or failed server-side), so it may have landed and moved the
+	// row's counter past lease.Counter. See Manager.lose.
+	uncertain bool
 }
 
 // observation is when this Manager first saw a lease's current counter.

@@ -541,6 +541,10 @@ func TestDeletedAndCorruptRows(t *testing.T) {
 	m, _ := e.manager("w1")
 	e.round(m)
 	drain(m)
+	const seq = "49000000000000000000000000000000000000000000000000000777"
+	if err := m.Checkpoint(bg, ids[0], seq, 3); err != nil {
+		t.Fatal(err)
+	}
 
 	// An operator deletes one held row and corrupts another.
 	e.ddb.raw(testTable, "", func(tb map[string]map[string]types.AttributeValue) {
@@ -561,18 +565,24 @@ func TestDeletedAndCorruptRows(t *testing.T) {
 	for _, ev := range lost {
 		reasons[ev.Lease.ShardID] = ev.Reason
 	}
-	if len(lost) != 2 || reasons[ids[0]] != "lease row deleted" || !strings.Contains(reasons[ids[1]], "corrupt") {
+	if len(lost) != 2 || reasons[ids[0]] != "lease row deleted; recreated unowned at checkpoint "+seq || !strings.Contains(reasons[ids[1]], "corrupt") {
 		t.Fatalf("lost events %+v", lost)
 	}
-	if got := heldIDs(m); !slices.Equal(got, ids[2:]) {
-		t.Fatalf("held %v, want %v", got, ids[2:])
+	// The deleted row came back unowned, so the same round took it again.
+	if got, want := heldIDs(m), append([]string{ids[0]}, ids[2:]...); !slices.Equal(got, want) {
+		t.Fatalf("held %v, want %v", got, want)
 	}
 	if s := m.Stats(); s.CorruptRows != 3 {
 		t.Fatalf("corrupt rows %d, want 3", s.CorruptRows)
 	}
+	// The deleted row is back at the holder's last checkpoint.
+	back, ok, err := m.Get(bg, ids[0])
+	if err != nil || !ok || back.Checkpoint != seq || back.SubSequence != 3 {
+		t.Fatalf("recreated row %+v %v %v", back, ok, err)
+	}
 	list, err := m.List(bg)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("list %v %v, want the 2 good rows", list, err)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("list %v %v, want the 3 good rows", list, err)
 	}
 	if _, _, err := m.Get(bg, "no-checkpoint"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "no-checkpoint") {
 		t.Fatalf("get corrupt err = %v", err)
@@ -583,6 +593,9 @@ func TestDeletedAndCorruptRows(t *testing.T) {
 	}
 	if m.Holds("no-checkpoint") || m.Holds("bad-parents") || m.Holds(ids[1]) {
 		t.Fatalf("malformed row taken: %v", heldIDs(m))
+	}
+	if !m.Holds(ids[0]) {
+		t.Fatalf("the recreated row was not taken again: %v", heldIDs(m))
 	}
 	// Once repaired, the row (still naming w1, which dropped it) expires and
 	// is taken again.

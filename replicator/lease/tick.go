@@ -113,6 +113,7 @@ func (m *Manager) renew(ctx context.Context, h *heldLease) {
 			err = nil
 		}
 	}
+	m.noteOutcome(h, maybe, err)
 	switch {
 	case err == nil:
 		m.mu.Lock()
@@ -121,8 +122,9 @@ func (m *Manager) renew(ctx context.Context, h *heldLease) {
 		m.stats.Renewals++
 		m.mu.Unlock()
 	case isConditionFailed(err):
-		reason, peer := m.lossReason(ctx, l.ShardID)
-		m.drop(h, Lost, reason, peer)
+		// Not lost after all (an earlier write had landed): the next
+		// renewal, from the re-read counter, refreshes the lease.
+		m.lose(ctx, h, "")
 	case ctx.Err() != nil && m.cfg.clock.Now().Sub(h.lastRenewed) < m.cfg.failover:
 		// Cancelled or out of round time: not evidence of anything yet.
 	default:
@@ -138,21 +140,85 @@ func (m *Manager) renew(ctx context.Context, h *heldLease) {
 	}
 }
 
+// noteOutcome records whether a write on h ended without a clear answer
+// (its outcome unknown: it may have landed); only a success, or re-reading
+// the row (lose), clears that. h.mu must be held.
+func (m *Manager) noteOutcome(h *heldLease, maybe bool, err error) {
+	switch {
+	case err == nil:
+		h.uncertain = false
+	case maybe || ambiguous(err):
+		h.uncertain = true
+	}
+}
+
+// lose handles a condition failure on a held lease: it reads the row to say
+// why, puts a deleted row back (see recreate), drops the lease and emits
+// Lost. The one exception: after a write whose outcome is unknown, a row
+// still naming this worker means that write landed (only this process
+// writes as this worker). Then the lease is kept, its state re-read from
+// the row, and lost is false: the caller's write did not happen and may be
+// retried. It returns the reason. h.mu must be held.
+func (m *Manager) lose(ctx context.Context, h *heldLease, prefix string) (reason string, lost bool) {
+	id := h.lease.ShardID
+	if h.uncertain {
+		if cur, ok, err := m.Get(ctx, id); err == nil && ok && cur.Owner == m.worker {
+			m.mu.Lock()
+			h.lease.Counter, h.lease.Checkpoint, h.lease.SubSequence = cur.Counter, cur.Checkpoint, cur.SubSequence
+			h.lease.OwnerSwitchesSinceCheckpoint = cur.OwnerSwitchesSinceCheckpoint
+			h.uncertain = false
+			m.mu.Unlock()
+			m.log.Info("an earlier lease write whose answer was lost had landed; lease state re-read", "shard", id, "counter", cur.Counter, "checkpoint", cur.Checkpoint)
+			return "an earlier write whose answer was lost had landed; lease state re-read, retry", false
+		}
+	}
+	reason, peer, deleted := m.lossReason(ctx, id)
+	if deleted {
+		reason = m.recreate(ctx, h.lease)
+	}
+	m.drop(h, Lost, prefix+reason, peer)
+	return reason, true
+}
+
+// recreate puts back the row of a lease deleted while this worker held it,
+// unowned and at the last checkpoint this worker wrote, so that any worker
+// takes it over at once. Left to shard sync, the row would come back at the
+// initial position: LATEST would skip every record since that checkpoint,
+// TRIM_HORIZON would replay the whole shard (and a KCL worker, in
+// amazon-kinesis-client#461, never read the shard again until restarted).
+// To reset an application's positions, stop every instance first.
+func (m *Manager) recreate(ctx context.Context, l Lease) string {
+	row := Lease{
+		ShardID: l.ShardID, Checkpoint: l.Checkpoint, SubSequence: l.SubSequence,
+		ParentShardIDs: l.ParentShardIDs, StartingHashKey: l.StartingHashKey, EndingHashKey: l.EndingHashKey,
+	}
+	created, err := m.CreateLease(ctx, row)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("lease row deleted; putting it back at checkpoint %s failed (shard sync will recreate it at the initial position): %v", l.Checkpoint, err)
+	case !created:
+		return "lease row deleted (already recreated by another writer)"
+	}
+	m.log.Warn("lease row was deleted while held; recreated it unowned at this worker's last checkpoint",
+		"shard", l.ShardID, "checkpoint", l.Checkpoint, "subsequence", l.SubSequence)
+	return "lease row deleted; recreated unowned at checkpoint " + l.Checkpoint
+}
+
 // lossReason reads the row after a condition failure to say why the lease
-// was lost, best effort.
-func (m *Manager) lossReason(ctx context.Context, shardID string) (reason, peer string) {
+// was lost, best effort; deleted reports that the row is gone.
+func (m *Manager) lossReason(ctx context.Context, shardID string) (reason, peer string, deleted bool) {
 	cur, ok, err := m.Get(ctx, shardID)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("condition check failed (row unreadable: %v)", err), ""
+		return fmt.Sprintf("condition check failed (row unreadable: %v)", err), "", false
 	case !ok:
-		return "lease row deleted", ""
+		return "lease row deleted", "", true
 	case cur.Owner == "":
-		return "lease released by someone else", ""
+		return "lease released by someone else", "", false
 	case cur.Owner != m.worker:
-		return "taken by " + cur.Owner, cur.Owner
+		return "taken by " + cur.Owner, cur.Owner, false
 	default:
-		return "lease counter moved by another writer with the same worker id", m.worker
+		return "lease counter moved by another writer with the same worker id", m.worker, false
 	}
 }
 

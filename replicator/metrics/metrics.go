@@ -35,7 +35,8 @@ type Metrics struct {
 	BytesOut   prometheus.Counter
 	RecordsDLQ prometheus.Counter // records acknowledged on the dead-letter topic
 	BytesDLQ   prometheus.Counter
-	Filtered   prometheus.Counter // sub-records outside the shard's hash range, records a transform dropped
+	Filtered   prometheus.Counter // records a transform dropped
+	OutOfRange prometheus.Counter // KPL sub-records delivered although outside their shard's hash range
 
 	MillisBehindLatest *prometheus.GaugeVec   // shard
 	Throttles          *prometheus.CounterVec // operation
@@ -71,7 +72,8 @@ func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
 		BytesOut:   f("bytes_out_total", "Value bytes acknowledged by Kafka on the data topic."),
 		RecordsDLQ: f("records_dlq_total", "Records acknowledged by Kafka on the dead-letter topic."),
 		BytesDLQ:   f("bytes_dlq_total", "Value bytes acknowledged by Kafka on the dead-letter topic."),
-		Filtered:   f("records_filtered_total", "Records not written on purpose: KPL sub-records outside the shard's hash range, records a transform dropped."),
+		Filtered:   f("records_filtered_total", "Records not written on purpose: records the transform dropped."),
+		OutOfRange: f("kpl_out_of_range_total", "KPL sub-records whose hash key lies outside their shard's hash range (an aggregate spanning shards, e.g. after a reshard), delivered all the same: the KCL would drop them."),
 		MillisBehindLatest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "millis_behind_latest",
 			Help: "MillisBehindLatest of the shard's last GetRecords."}, []string{"shard"}),
 		Throttles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "throttles_total",
@@ -95,7 +97,7 @@ func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
 		ageDesc: prometheus.NewDesc(ns+"_checkpoint_age_seconds",
 			"Seconds since the shard's last successful checkpoint (held shards only).", []string{"shard"}, nil),
 	}
-	reg.MustRegister(m.RecordsIn, m.BytesIn, m.RecordsOut, m.BytesOut, m.RecordsDLQ, m.BytesDLQ, m.Filtered,
+	reg.MustRegister(m.RecordsIn, m.BytesIn, m.RecordsOut, m.BytesOut, m.RecordsDLQ, m.BytesDLQ, m.Filtered, m.OutOfRange,
 		m.MillisBehindLatest, m.Throttles, m.ExpiredIterators, m.LeasesHeld, m.LeaseEvents, m.ShardsEnded,
 		m.ShardsHalted, m.ProduceErrors, m.ProduceLatency, m.Checkpoints, ageCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

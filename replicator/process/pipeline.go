@@ -50,8 +50,8 @@ func NewPipeline(opts ...Option) *Pipeline {
 // from.
 type Position struct {
 	// StartingHashKey and EndingHashKey are the shard's inclusive hash key
-	// range; sub-records outside it are left out (KCL behaviour after a
-	// reshard). Empty (or unparseable) disables the filter.
+	// range; sub-records outside it are counted (Result.OutOfRange) and
+	// delivered like the others. Empty (or unparseable) counts none.
 	StartingHashKey, EndingHashKey string
 	// CheckpointSeq and CheckpointSubSeq are the shard's checkpoint; every
 	// (seq, subseq) at or before it is left out. Empty or a sentinel
@@ -73,9 +73,10 @@ func (it Item) Failed() bool { return it.Err != nil }
 // Result is what one Kinesis record turned into, in source order.
 type Result struct {
 	Items []Item
-	// Skipped counts sub-records at or before the checkpoint, OutOfRange
-	// those outside the shard's hash range, Filtered the inputs the
-	// transformer returned no output for.
+	// Skipped counts sub-records at or before the checkpoint, Filtered the
+	// inputs the transformer returned no output for. OutOfRange counts the
+	// sub-records processed although their hash key lies outside the
+	// shard's range: they are not left out (see Process).
 	Skipped, OutOfRange, Filtered int
 	// LastSubSequence is the highest subsequence seen (including skipped and
 	// filtered ones), -1 for a plain record: the checkpoint position once
@@ -86,6 +87,15 @@ type Result struct {
 // Process runs r (a raw Kinesis record, SubSequence ignored) through the
 // stages. The error is non-nil only when ctx ends during a transform; record
 // failures are Items, never errors.
+//
+// Sub-records whose hash key lies outside the shard's range are kept. The
+// KCL drops them after a reshard, assuming the producer also wrote them to
+// the shard that owns their range; only the KPL does (it re-sends records
+// that landed on a shard it did not predict), other aggregators do not, and
+// nothing in the stream tells the two apart. Kinesis stored the aggregate in
+// this shard alone, so dropping its sub-records loses them
+// (amazon-kinesis-client#343, kinesis-aggregation#11); keeping them costs at
+// most a copy the KPL wrote twice.
 func (p *Pipeline) Process(ctx context.Context, r Record, pos Position) (Result, error) {
 	res := Result{LastSubSequence: -1}
 	r.SubSequence = -1
@@ -100,8 +110,7 @@ func (p *Pipeline) Process(ctx context.Context, r Record, pos Position) (Result,
 			res.Items = []Item{{Record: r, Err: &StageError{Stage: StageDeaggregate, Err: err}}}
 			return res, nil
 		default:
-			// Parsed once per aggregate; an unusable range filters nothing
-			// (keeping records is recoverable, dropping them is not).
+			// Parsed once per aggregate; an unusable range counts nothing.
 			hr, rangeErr := kpl.ParseHashRange(pos.StartingHashKey, pos.EndingHashKey)
 			inputs = make([]Record, 0, len(subs))
 			for _, s := range subs {
@@ -113,8 +122,7 @@ func (p *Pipeline) Process(ctx context.Context, r Record, pos Position) (Result,
 					continue
 				}
 				if rangeErr == nil && !hr.Contains(s) {
-					res.OutOfRange++
-					continue
+					res.OutOfRange++ // counted, never dropped: see above
 				}
 				inputs = append(inputs, sr)
 			}

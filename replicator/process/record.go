@@ -6,16 +6,16 @@
 //     subsequence). (kinesis.shard, kinesis.seq, kinesis.subseq) is the
 //     idempotency key every output record carries as headers (Headers).
 //   - Pipeline.Process applies, in order: KPL de-aggregation (package kpl),
-//     the skip of sub-records at or before the shard's checkpoint, the KCL
-//     hash-range filter for sub-records after a reshard, optional payload
-//     decompression (Decompressor), the user Transformer, and an optional
-//     size limit.
+//     the skip of sub-records at or before the shard's checkpoint, optional
+//     payload decompression (Decompressor), the user Transformer, and an
+//     optional size limit. Sub-records outside the shard's hash range are
+//     counted but kept, unlike in the KCL (see Pipeline.Process).
 //   - Nothing is dropped silently. A record that fails a stage comes back as
 //     a failed Item holding its original bytes (before decompression) and a
 //     StageError naming the stage ("deaggregate", "decompress", "transform",
 //     "size"); DLQHeaders turns that into the dead-letter headers. Records
-//     are left out only by the checkpoint skip, the hash-range filter or a
-//     Transformer that returns no output, and Result counts each.
+//     are left out only by the checkpoint skip or a Transformer that returns
+//     no output, and Result counts each.
 //   - A Transformer sees one record and returns zero or more; it may change
 //     PartitionKey, ExplicitHashKey and Data. The pipeline restores the
 //     source position fields on every output, so a transformer cannot break
