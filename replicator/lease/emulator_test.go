@@ -367,3 +367,31 @@ func TestEmulatorConcurrentCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// A round that follows another at once (the ticker's pending tick after a
+// slow round) does not steal again: one steal per round interval.
+func TestEmulatorOneStealPerRoundInterval(t *testing.T) {
+	s := newStack(t)
+	s.create("s0", "s1", "s2", "s3")
+	w1, w2 := s.manager("w1"), s.manager("w2", lease.WithSeed(9))
+	s.round(w1)
+	if n := len(w1.Held()); n != 4 {
+		t.Fatalf("w1 holds %d, want 4", n)
+	}
+	tick := func() {
+		t.Helper()
+		if err := w2.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick()
+	tick() // at once: no second steal
+	if n := len(w2.Held()); n != 1 {
+		t.Fatalf("w2 holds %d after two back-to-back rounds, want 1", n)
+	}
+	s.clk.Advance(failover / 3)
+	tick()
+	if n := len(w2.Held()); n != 2 {
+		t.Fatalf("w2 holds %d a round interval later, want 2", n)
+	}
+}

@@ -177,6 +177,7 @@ type Manager struct {
 	held        map[string]*heldLease
 	obs         map[string]observation
 	corrupt     map[string]string // shard → last reported reason, to log each corruption once
+	lastSteal   time.Time         // when this worker last stole (lease clock)
 	stats       Stats
 	rng         *rand.Rand
 	initialized bool // first take round done (own leases reclaimed)

@@ -367,6 +367,18 @@ func (m *Manager) takeRound(ctx context.Context, all []Lease, bad []string) {
 	if n == 0 {
 		return
 	}
+	// One steal per round interval: a round that ran long (a slow lease
+	// table) is followed at once by the ticker's pending round, which would
+	// otherwise steal again before the victim has even noticed the first.
+	m.mu.Lock()
+	recent := !m.lastSteal.IsZero() && now.Sub(m.lastSteal) < m.cfg.failover/3
+	if !recent {
+		m.lastSteal = now
+	}
+	m.mu.Unlock()
+	if recent {
+		return
+	}
 	cands := owned[victim]
 	sort.Slice(cands, func(i, j int) bool { return cands[i].ShardID < cands[j].ShardID })
 	m.shuffle(cands)
