@@ -21,8 +21,11 @@ type handoffLog struct {
 type handoffKey struct{ worker, shard string }
 
 // note records that worker hands r to Kafka now (records without a
-// kinesis.shard header are not a shard's).
+// kinesis.shard header are not a shard's). A nil log records nothing.
 func (h *handoffLog) note(worker string, r *kgo.Record) {
+	if h == nil {
+		return
+	}
 	shard := ""
 	for _, hd := range r.Headers {
 		if hd.Key == process.HeaderShard {
@@ -44,6 +47,9 @@ func (h *handoffLog) note(worker string, r *kgo.Record) {
 }
 
 func (h *handoffLog) times(worker, shard string) []time.Time {
+	if h == nil {
+		return nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]time.Time(nil), h.at[handoffKey{worker, shard}]...)
@@ -52,7 +58,7 @@ func (h *handoffLog) times(worker, shard string) []time.Time {
 // HandedOff returns when the in-process life with this worker id handed
 // records of shard to Kafka (any topic, copies included), oldest first: the
 // moment each one passed the instance's gate towards the producer. Child
-// processes are not observed (nil).
+// processes are not observed, nor anything without WithHandOffLog (nil).
 func (r *Runner) HandedOff(worker, shard string) []time.Time {
 	return r.handoffs.times(worker, shard)
 }

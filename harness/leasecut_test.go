@@ -89,7 +89,7 @@ func TestLeaseTableCutFailsOnlyDynamoDBCalls(t *testing.T) {
 }
 
 func TestInProcessCutOffFromLeaseTable(t *testing.T) {
-	f := newFixture(t, InProcess)
+	f := newFixture(t, InProcess, WithHandOffLog())
 	ctx := context.Background()
 	if err := f.runner.Start(ctx, 2); err != nil {
 		t.Fatal(err)

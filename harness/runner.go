@@ -57,6 +57,7 @@ type runnerConfig struct {
 	extra       []replicator.Option
 	logger      *slog.Logger
 	logDir      string
+	handoffs    bool
 }
 
 // RunnerOption configures a Runner.
@@ -117,6 +118,11 @@ func WithReplicatorOptions(opts ...replicator.Option) RunnerOption {
 // WithRunnerLogger sets where in-process instances log (default: the
 // environment's logger).
 func WithRunnerLogger(l *slog.Logger) RunnerOption { return func(c *runnerConfig) { c.logger = l } }
+
+// WithHandOffLog makes in-process instances record when they hand each
+// shard's records to Kafka (Runner.HandedOff). Off by default: it keeps a
+// timestamp per record.
+func WithHandOffLog() RunnerOption { return func(c *runnerConfig) { c.handoffs = true } }
 
 // WithLogDir sets where child processes' logs are written (default: a
 // temporary directory removed by Close unless an instance failed).
@@ -184,7 +190,10 @@ func NewRunner(env *Env, opts ...RunnerOption) (*Runner, error) {
 	}
 	cfg.settings["KAFKA_BOOTSTRAP_SERVERS"] = strings.Join(env.Brokers(), ",")
 	cfg.settings["KCL_REGION"] = env.Region()
-	r := &Runner{env: env, cfg: cfg, stall: &stallGate{}, handoffs: &handoffLog{}, settings: cfg.settings, logDir: cfg.logDir}
+	r := &Runner{env: env, cfg: cfg, stall: &stallGate{}, settings: cfg.settings, logDir: cfg.logDir}
+	if cfg.handoffs {
+		r.handoffs = &handoffLog{}
+	}
 	return r, nil
 }
 

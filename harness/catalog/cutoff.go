@@ -25,7 +25,8 @@ func LeaseTableCutOff() harness.Scenario {
 		Labels: []string{LabelLease, LabelCrash},
 		Asserts: []string{"LoseNothing", "KeepPerKeyOrder", "KeepPerShardOrder", "duplicates ≤ 4500, each explained by a lease move",
 			"the cut-off worker reported its leases lost", "it handed no record of a shard to Kafka after the other worker took that shard over"},
-		Mode:      harness.InProcess, // the cut is a per-instance gate in front of its DynamoDB client
+		Mode:      harness.InProcess,                                // the cut is a per-instance gate in front of its DynamoDB client
+		Runner:    []harness.RunnerOption{harness.WithHandOffLog()}, // for the check that r0 stopped in time
 		Shards:    4,
 		Instances: 2,
 		Records:   6000,
