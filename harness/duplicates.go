@@ -6,12 +6,13 @@ import (
 	"sort"
 
 	"github.com/shardbridge/shardbridge/harness/checker"
-	"github.com/shardbridge/shardbridge/replicator/lease"
+	"github.com/shardbridge/shardbridge/harness/leasewatch"
 )
 
-// UnexplainedDuplicates checks the at-least-once bound record by record:
+// unexplainedDuplicates checks the at-least-once bound record by record:
 // a record may come again only if its shard's lease moved to another worker
-// (a steal, or a takeover after a crash or pause) while the record was not
+// (a steal, or a takeover after a crash or pause), or lapsed and was
+// re-taken by the same worker (leasewatch.Change.Lapse), while the record was not
 // yet covered by the shard's checkpoint, since the new owner resumes at the
 // checkpoint; or if the harness deleted the shard's lease row. An ID with k
 // copies needs k-1 such moves. It returns how many IDs have more copies than
@@ -20,7 +21,7 @@ import (
 // Produce failures also re-send (a shard rewinds to its last acknowledged
 // record); the lease table cannot show them, so callers excuse runs whose
 // instances counted any.
-func UnexplainedDuplicates(out []checker.Observed, changes []LeaseChange, resets map[string]int) (int, []string) {
+func unexplainedDuplicates(out []checker.Observed, changes []leasewatch.Change, resets map[string]int) (int, []string) {
 	copies := map[checker.ID]int{}
 	var order []checker.ID
 	for _, o := range out {
@@ -33,10 +34,10 @@ func UnexplainedDuplicates(out []checker.Observed, changes []LeaseChange, resets
 		}
 		copies[id]++
 	}
-	moves := map[string][]lease.Lease{}
+	moves := map[string][]leasewatch.Row{}
 	for _, c := range changes {
 		if c.From != "" && c.To != "" {
-			moves[c.Shard] = append(moves[c.Shard], lease.Lease{Checkpoint: c.Checkpoint, SubSequence: c.SubSequence})
+			moves[c.Shard] = append(moves[c.Shard], leasewatch.Row{Checkpoint: c.Checkpoint, SubSequence: c.SubSequence})
 		}
 	}
 	n := 0
@@ -49,13 +50,13 @@ func UnexplainedDuplicates(out []checker.Observed, changes []LeaseChange, resets
 		if resets[id.Shard] > 0 {
 			continue
 		}
-		rec := lease.Lease{Checkpoint: id.Seq, SubSequence: max(id.SubSeq, 0)}
+		rec := leasewatch.Row{Checkpoint: id.Seq, SubSequence: max(id.SubSeq, 0)}
 		if _, ok := new(big.Int).SetString(id.Seq, 10); !ok {
 			continue
 		}
 		explained := 0
 		for _, cp := range moves[id.Shard] {
-			if compareCheckpoints(rec, cp) > 0 {
+			if leasewatch.ComparePositions(rec, cp) > 0 {
 				explained++
 			}
 		}

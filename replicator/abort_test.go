@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shardbridge/shardbridge/replicator"
-	"github.com/shardbridge/shardbridge/replicator/internal/outputcheck"
 	"github.com/shardbridge/shardbridge/replicator/lease"
 )
 
@@ -51,7 +50,7 @@ func (e *testEnv) topicCount(t *testing.T) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	got, err := outputcheck.ReadAll(ctx, e.kafka.Brokers(), e.topic)
+	got, err := readAll(ctx, e.kafka.Brokers(), e.topic)
 	if err != nil {
 		t.Fatal(err)
 	}

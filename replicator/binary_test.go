@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/shardbridge/shardbridge/replicator/internal/outputcheck"
 )
 
 // buildBinary builds the replicator into a temporary directory, once per
@@ -112,7 +110,7 @@ func TestBinaryKilledAndRestarted(t *testing.T) {
 	eventually(t, 20*time.Second, "the first process to deliver records", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		got, err := outputcheck.ReadAll(ctx, e.kafka.Brokers(), e.topic)
+		got, err := readAll(ctx, e.kafka.Brokers(), e.topic)
 		return err == nil && len(got) >= 200
 	})
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/shardbridge/shardbridge/replicator/config"
-	"github.com/shardbridge/shardbridge/replicator/internal/outputcheck"
 	"github.com/shardbridge/shardbridge/replicator/lease"
 	"github.com/shardbridge/shardbridge/replicator/partition"
 )
@@ -149,10 +148,11 @@ func TestDeletedLeaseRowIsPutBackByItsHolder(t *testing.T) {
 	}
 }
 
-// The Kafka record is exactly the contract of design.md: key = partition
-// key, value = data, headers kinesis.stream, kinesis.shard, kinesis.seq,
-// kinesis.arrival_ms (no kinesis.subseq for a plain record), in that order,
-// with the arrival time Kinesis reported; the partition is murmur2 of the key.
+// The Kafka record is exactly the one docs/architecture.md describes ("The
+// replicator", step 5): key = partition key, value = data, headers
+// kinesis.stream, kinesis.shard, kinesis.seq, kinesis.arrival_ms (no
+// kinesis.subseq for a plain record), in that order, with the arrival time
+// Kinesis reported; the partition is murmur2 of the key.
 func TestKafkaRecordContract(t *testing.T) {
 	e := newTestEnv(t, 2, 2)
 	from := e.clock.Now().Add(-time.Second).UnixMilli()
@@ -160,7 +160,7 @@ func TestKafkaRecordContract(t *testing.T) {
 	to := e.clock.Now().Add(time.Second).UnixMilli()
 	e.start(e.config("w1"))
 	e.waitDelivered(20 * time.Second)
-	want := map[string]outputcheck.Written{}
+	want := map[string]putRecord{}
 	for _, w := range e.writtenRecords() {
 		want[w.Seq] = w
 	}
@@ -174,7 +174,7 @@ func TestKafkaRecordContract(t *testing.T) {
 		}
 		w := want[header(r, "kinesis.seq")]
 		if header(r, "kinesis.stream") != e.stream || header(r, "kinesis.shard") != w.Shard ||
-			string(r.Key) != w.Key || string(r.Value) != string(outputcheck.Payload(w.Key, w.N)) {
+			string(r.Key) != w.Key || string(r.Value) != string(payload(w.Key, w.N)) {
 			t.Fatalf("record %s/%s key %q value %q headers %v, want %+v", r.Topic, header(r, "kinesis.seq"), r.Key, r.Value, r.Headers, w)
 		}
 		if want := partition.KeyPartition(r.Key, 2); r.Partition != want {

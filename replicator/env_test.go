@@ -27,7 +27,6 @@ import (
 	kinesisfake "github.com/shardbridge/shardbridge/fakes/kinesis"
 	"github.com/shardbridge/shardbridge/replicator"
 	"github.com/shardbridge/shardbridge/replicator/config"
-	"github.com/shardbridge/shardbridge/replicator/internal/outputcheck"
 	"github.com/shardbridge/shardbridge/replicator/lease"
 )
 
@@ -55,19 +54,9 @@ type testEnv struct {
 	logs   *syncBuffer
 
 	mu      sync.Mutex
-	written []outputcheck.Written
+	written []putRecord
 	next    map[string]int // per-key counter
 }
-
-type envOpt func(*envConfig)
-
-type envConfig struct {
-	shards     int
-	partitions int32
-	limits     bool
-}
-
-func withLimits() envOpt { return func(c *envConfig) { c.limits = true } }
 
 // syncBuffer collects logs; they are printed when a test fails.
 type syncBuffer struct {
@@ -87,12 +76,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newTestEnv(t testing.TB, shards int, partitions int32, opts ...envOpt) *testEnv {
+func newTestEnv(t testing.TB, shards int, partitions int32) *testEnv {
 	t.Helper()
-	ec := envConfig{shards: shards, partitions: partitions}
-	for _, o := range opts {
-		o(&ec)
-	}
 	c := clock.New()
 	e := &testEnv{
 		t: t, clock: c, stream: "orders", topic: "orders-out", app: "orders-bridge-" + fmt.Sprint(time.Now().UnixNano()),
@@ -121,7 +106,7 @@ func newTestEnv(t testing.TB, shards int, partitions int32, opts ...envOpt) *tes
 	if err := e.kin.CreateStream(e.stream, shards); err != nil {
 		t.Fatal(err)
 	}
-	e.kin.SetLimits(e.stream, ec.limits)
+	e.kin.SetLimits(e.stream, false) // no production limits: a test that wants throttling injects it
 	k, err := kafkafake.New(context.Background(), kafkafake.WithTopic(e.topic, partitions))
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +133,7 @@ func (e *testEnv) config(worker string) config.Config {
 	// ticks every second.
 	c.FailoverTime = 3 * time.Second
 	c.ShardSyncInterval = time.Second
-	c.PollInterval = 50 * time.Millisecond
+	c.PollInterval = config.MinPollInterval // Validate's floor (Kinesis' 5 calls/s)
 	c.Linger = time.Millisecond
 	c.MetricsAddr = ""
 	c.ShutdownTimeout = 10 * time.Second
@@ -218,7 +203,7 @@ func (e *testEnv) write(rounds, keys int) {
 			e.mu.Lock()
 			for i, key := range pending {
 				ns[i] = e.next[key]
-				entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: outputcheck.Payload(key, ns[i])}
+				entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: payload(key, ns[i])}
 			}
 			e.mu.Unlock()
 			res, err := e.kinAPI.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(e.stream), Records: entries})
@@ -234,7 +219,7 @@ func (e *testEnv) write(rounds, keys int) {
 					retry = append(retry, key)
 					continue
 				}
-				e.written = append(e.written, outputcheck.Written{Shard: aws.ToString(r.ShardId), Seq: aws.ToString(r.SequenceNumber),
+				e.written = append(e.written, putRecord{Shard: aws.ToString(r.ShardId), Seq: aws.ToString(r.SequenceNumber),
 					SubSeq: -1, Key: key, N: ns[i]})
 				e.next[key]++
 			}
@@ -261,31 +246,31 @@ func (e *testEnv) writeAsync(rounds, keys int, pause time.Duration) func() {
 	return func() { <-done }
 }
 
-func (e *testEnv) writtenRecords() []outputcheck.Written {
+func (e *testEnv) writtenRecords() []putRecord {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]outputcheck.Written(nil), e.written...)
+	return append([]putRecord(nil), e.written...)
 }
 
 // waitDelivered polls the topic until every written record is there, then
 // returns the check's report; it fails the test on a timeout or a violation.
-func (e *testEnv) waitDelivered(timeout time.Duration) outputcheck.Report {
+func (e *testEnv) waitDelivered(timeout time.Duration) outputReport {
 	e.t.Helper()
 	return e.waitTopic(e.topic, e.writtenRecords(), timeout)
 }
 
-func (e *testEnv) waitTopic(topic string, written []outputcheck.Written, timeout time.Duration) outputcheck.Report {
+func (e *testEnv) waitTopic(topic string, written []putRecord, timeout time.Duration) outputReport {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
-	var rep outputcheck.Report
+	var rep outputReport
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		got, err := outputcheck.ReadAll(ctx, e.kafka.Brokers(), topic)
+		got, err := readAll(ctx, e.kafka.Brokers(), topic)
 		cancel()
 		if err != nil {
 			e.t.Fatalf("reading %s: %v", topic, err)
 		}
-		rep = outputcheck.Check(written, got)
+		rep = checkOutput(written, got)
 		if len(rep.Lost) == 0 {
 			break
 		}
@@ -294,7 +279,7 @@ func (e *testEnv) waitTopic(topic string, written []outputcheck.Written, timeout
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !rep.OK() {
+	if !rep.ok() {
 		e.t.Fatalf("output check failed: %s", rep)
 	}
 	return rep

@@ -22,7 +22,6 @@ import (
 
 	"github.com/shardbridge/shardbridge/replicator"
 	"github.com/shardbridge/shardbridge/replicator/config"
-	"github.com/shardbridge/shardbridge/replicator/internal/outputcheck"
 	"github.com/shardbridge/shardbridge/replicator/kpl"
 	"github.com/shardbridge/shardbridge/replicator/lease"
 	"github.com/shardbridge/shardbridge/replicator/process"
@@ -41,7 +40,7 @@ func failEvery(n int) process.Transformer {
 	})
 }
 
-func split(ws []outputcheck.Written, bad func(outputcheck.Written) bool) (good, poison []outputcheck.Written) {
+func split(ws []putRecord, bad func(putRecord) bool) (good, poison []putRecord) {
 	for _, w := range ws {
 		if bad(w) {
 			poison = append(poison, w)
@@ -56,7 +55,7 @@ func readTopic(t *testing.T, e *testEnv, topic string) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	got, err := outputcheck.ReadAll(ctx, e.kafka.Brokers(), topic)
+	got, err := readAll(ctx, e.kafka.Brokers(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +101,9 @@ func TestDeadLetterTopic(t *testing.T) {
 	cfg.DLQTopic = "orders-dlq"
 	in := e.start(cfg, replicator.WithTransformer(failEvery(3)))
 
-	good, poison := split(e.writtenRecords(), func(w outputcheck.Written) bool { return w.N%10 == 3 })
+	good, poison := split(e.writtenRecords(), func(w putRecord) bool { return w.N%10 == 3 })
 	e.waitTopic(e.topic, good, 20*time.Second)
-	poison = append(poison, outputcheck.Written{Shard: aws.ToString(put.ShardId), Seq: aws.ToString(put.SequenceNumber),
+	poison = append(poison, putRecord{Shard: aws.ToString(put.ShardId), Seq: aws.ToString(put.SequenceNumber),
 		SubSeq: -1, Key: "big", N: -1, Data: big})
 	e.waitTopic("orders-dlq", poison, 20*time.Second) // all there, nothing else
 	var sawBig bool
@@ -150,7 +149,7 @@ func TestPoisonRecordWithoutDLQHaltsShard(t *testing.T) {
 			}
 			return []process.Record{r}, nil
 		})))
-	var poison outputcheck.Written
+	var poison putRecord
 	for _, w := range e.writtenRecords() {
 		if w.Key == "key-000" && w.N == 5 {
 			poison = w
@@ -161,7 +160,7 @@ func TestPoisonRecordWithoutDLQHaltsShard(t *testing.T) {
 	})
 	// Every record before the poison one in its shard, and all of the other
 	// shard, is delivered; nothing at or after it in its shard is.
-	var before []outputcheck.Written
+	var before []putRecord
 	for _, w := range e.writtenRecords() {
 		if w.Shard != poison.Shard || seqLess(w.Seq, poison.Seq) {
 			before = append(before, w)
@@ -249,14 +248,14 @@ func TestKPLAggregates(t *testing.T) {
 		byShard[shardFor(key)] = append(byShard[shardFor(key)], key)
 	}
 	next := map[string]int{}
-	var written []outputcheck.Written
+	var written []putRecord
 	writeAggregates := func(rounds int, stray bool) {
 		for range rounds {
 			for s := 0; s < 2; s++ {
 				var subs []kpl.SubRecord
 				keys := byShard[s][:5]
 				for _, k := range keys {
-					subs = append(subs, kpl.SubRecord{PartitionKey: k, Data: outputcheck.Payload(k, next[k])})
+					subs = append(subs, kpl.SubRecord{PartitionKey: k, Data: payload(k, next[k])})
 				}
 				if stray { // a key of the other shard: the KCL drops it, losing it
 					subs = append(subs, kpl.SubRecord{PartitionKey: byShard[1-s][0], Data: []byte("stray")})
@@ -271,12 +270,12 @@ func TestKPLAggregates(t *testing.T) {
 					t.Fatal(err)
 				}
 				for i, k := range keys {
-					written = append(written, outputcheck.Written{Shard: aws.ToString(res.ShardId), Seq: aws.ToString(res.SequenceNumber),
+					written = append(written, putRecord{Shard: aws.ToString(res.ShardId), Seq: aws.ToString(res.SequenceNumber),
 						SubSeq: int64(i), Key: k, N: next[k]})
 					next[k]++
 				}
 				if stray { // its key's order spans two shards: not judged
-					written = append(written, outputcheck.Written{Shard: aws.ToString(res.ShardId), Seq: aws.ToString(res.SequenceNumber),
+					written = append(written, putRecord{Shard: aws.ToString(res.ShardId), Seq: aws.ToString(res.SequenceNumber),
 						SubSeq: int64(len(keys)), Key: byShard[1-s][0], N: -1, Data: []byte("stray")})
 				}
 			}

@@ -77,6 +77,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shardbridge/shardbridge/replicator/backoff"
 	"github.com/shardbridge/shardbridge/replicator/checkpoint"
 	"github.com/shardbridge/shardbridge/replicator/config"
 	"github.com/shardbridge/shardbridge/replicator/kafkaopts"
@@ -170,12 +171,12 @@ type Replicator struct {
 	mgr       *lease.Manager
 	syncStore *syncGrace // shard sync's view of the lease table (see syncGrace)
 	cp        checkpoint.Checkpointer
-	pipeline  *process.Pipeline
+	transform process.Transformer
 	decomp    *process.Decompressor
 	kafka     *kgo.Client
 	kopts     []kgo.Opt
 	sink      Sink
-	metrics   *metrics.Metrics
+	obs       *observer // metrics and Stats
 
 	// Known after start-up.
 	topic     topicInfo
@@ -183,7 +184,7 @@ type Replicator struct {
 	ready     atomic.Bool
 	readyErr  atomic.Pointer[string]
 	syncReq   chan struct{}
-	stats     counters
+	pipeline  *process.Pipeline // with the topic's size limit
 	shardsMu  sync.Mutex
 	shards    []types.Shard // last listing
 	leaseMu   sync.Mutex
@@ -215,8 +216,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	if o.reg == nil {
 		o.reg = prometheus.NewRegistry()
 	}
-	cfg = withDefaults(cfg)
-	if err := checkConfig(cfg); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	r := &Replicator{
@@ -229,7 +230,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	}
 	r.abortCtx, r.abortNow = context.WithCancel(context.Background())
 	r.readyErr.Store(ptr("starting"))
-	r.metrics = metrics.New(o.reg, o.clock.Now)
+	m := metrics.New(o.reg, o.clock.Now)
+	r.obs = newObserver(m, o.clock.Now)
 
 	if o.kin == nil || o.ddb == nil {
 		// No transport wrapper against smithy-go's closed-body race (an SDK
@@ -282,22 +284,21 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	r.mgr = lease.NewManager(r.ddbGate, cfg.ApplicationName, cfg.WorkerID, leaseOpts...)
 	r.cp = checkpoint.Leases(r.mgr)
 	r.syncStore = newSyncGrace(r.mgr, o.clock.Now, cfg.FailoverTime, o.log)
-	r.metrics.WatchLeaseTable(func() metrics.LeaseTableStats {
+	m.WatchLeaseTable(func() metrics.LeaseTableStats {
 		s := r.mgr.Stats()
 		return metrics.LeaseTableStats{Throttles: s.Throttles, Renewals: s.Renewals, RenewalFailures: s.RenewalFailures, CorruptRows: s.CorruptRows}
 	})
 
+	// Validated: these fail only on a bug, still naming the setting.
 	var err error
-	t := o.transformer
-	if t == nil {
-		if t, err = process.ParseTransform(cfg.Transform); err != nil {
+	if r.transform = o.transformer; r.transform == nil {
+		if r.transform, err = process.ParseTransform(cfg.Transform); err != nil {
 			return nil, fmt.Errorf("REPLICATOR_TRANSFORM: %w", err)
 		}
 	}
 	if r.decomp, err = process.NewDecompressor(cfg.Decompress); err != nil {
 		return nil, fmt.Errorf("REPLICATOR_DECOMPRESS: %w", err)
 	}
-	r.pipeline = process.NewPipeline(process.WithTransformer(t), process.WithDecompressor(r.decomp))
 
 	kopts, err := r.kafkaOptions()
 	if err != nil {
@@ -324,82 +325,6 @@ func awsRegion(region string) awsconfig.LoadOptionsFunc {
 	return awsconfig.WithRegion(region)
 }
 
-// withDefaults fills the zero values of a Config built in code (rather than
-// by config.Load) with the documented defaults.
-func withDefaults(c config.Config) config.Config {
-	d := config.Defaults()
-	setDur := func(v *time.Duration, def time.Duration) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	setInt := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	setStr := func(v *string, def string) {
-		if *v == "" {
-			*v = def
-		}
-	}
-	setDur(&c.CheckpointInterval, d.CheckpointInterval)
-	setDur(&c.PollInterval, d.PollInterval)
-	setDur(&c.FailoverTime, d.FailoverTime)
-	setDur(&c.ShardSyncInterval, d.ShardSyncInterval)
-	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
-	setDur(&c.StartupTimeout, d.StartupTimeout)
-	setInt(&c.MaxInFlightPerShard, d.MaxInFlightPerShard)
-	setInt(&c.MaxInFlightBytesPerShard, d.MaxInFlightBytesPerShard)
-	setInt(&c.MaxRecordsPerGet, d.MaxRecordsPerGet)
-	setInt(&c.BatchMaxBytes, d.BatchMaxBytes)
-	setStr(&c.InitialPosition, d.InitialPosition)
-	setStr(&c.DeliveryMode, d.DeliveryMode)
-	setStr(&c.Partitioning, d.Partitioning)
-	setStr(&c.Decompress, d.Decompress)
-	setStr(&c.Transform, d.Transform)
-	setStr(&c.SecurityProtocol, d.SecurityProtocol)
-	return c
-}
-
-// checkConfig rejects a Config built in code that Load would have refused.
-func checkConfig(c config.Config) error {
-	switch {
-	case c.StreamName == "":
-		return errors.New("KCL_STREAM_NAME: required")
-	case c.ApplicationName == "":
-		return errors.New("KCL_APPLICATION_NAME: required")
-	case c.KafkaTopic == "":
-		return errors.New("KAFKA_TOPIC: required")
-	case len(c.KafkaBrokers) == 0:
-		return errors.New("KAFKA_BOOTSTRAP_SERVERS: required")
-	case c.WorkerID == "":
-		return errors.New("REPLICATOR_WORKER_ID: required")
-	case c.DeliveryMode != "" && c.DeliveryMode != config.AtLeastOnce:
-		return fmt.Errorf("REPLICATOR_DELIVERY: %q is not implemented yet (use %s)", c.DeliveryMode, config.AtLeastOnce)
-	case c.Partitioning != config.PartitionByKey && c.Partitioning != config.PartitionByShard:
-		return fmt.Errorf("REPLICATOR_PARTITIONING: %q is not one of key, shard", c.Partitioning)
-	case c.CheckpointInterval <= 0:
-		return errors.New("CHECKPOINT_FREQ_SECONDS: must be greater than 0")
-	case c.FailoverTime <= 0:
-		return errors.New("REPLICATOR_FAILOVER_TIME: must be greater than 0")
-	case c.ShardSyncInterval <= 0:
-		return errors.New("REPLICATOR_SHARD_SYNC_INTERVAL: must be greater than 0")
-	case c.ShutdownTimeout <= 0:
-		return errors.New("REPLICATOR_SHUTDOWN_TIMEOUT: must be greater than 0")
-	case c.StartupTimeout <= 0:
-		return errors.New("REPLICATOR_STARTUP_TIMEOUT: must be greater than 0")
-	case c.InitialPosition == config.AtTimestamp && c.InitialTimestamp.IsZero():
-		return errors.New("REPLICATOR_INITIAL_TIMESTAMP: required when KCL_INITIAL_POSITION is AT_TIMESTAMP")
-	}
-	switch c.InitialPosition {
-	case config.TrimHorizon, config.Latest, config.AtTimestamp:
-	default:
-		return fmt.Errorf("KCL_INITIAL_POSITION: %q is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP", c.InitialPosition)
-	}
-	return nil
-}
-
 // Ready returns nil once the leases are synced and Kafka was reached, or
 // why the replicator is not ready.
 func (r *Replicator) Ready() error {
@@ -410,7 +335,7 @@ func (r *Replicator) Ready() error {
 }
 
 // Handler serves /metrics, /healthz and /readyz.
-func (r *Replicator) Handler() http.Handler { return r.metrics.Handler(r.Ready) }
+func (r *Replicator) Handler() http.Handler { return r.obs.m.Handler(r.Ready) }
 
 // Run replicates until ctx ends (then stops gracefully and returns nil) or a
 // fatal error happens (start-up failure after StartupTimeout of retries).
@@ -478,7 +403,7 @@ func (r *Replicator) Run(ctx context.Context) (err error) {
 		_ = r.mgr.Run(mgrCtx)
 	}()
 
-	r.loop(ctx)
+	r.loop(ctx, r.workerDeps())
 	if r.abortCtx.Err() != nil {
 		// Crash: no flush, no checkpoint, no release; the deferred Close
 		// fails what the client still buffers.
@@ -518,14 +443,14 @@ func (r *Replicator) Run(ctx context.Context) (err error) {
 	if err := r.mgr.ReleaseAll(finalCtx); err != nil {
 		r.log.Warn("releasing leases", "error", err)
 	}
-	r.metrics.LeasesHeld.Set(0)
-	r.stats.leasesHeld.Store(0)
+	r.obs.leasesHeld(0)
 	select {
 	case <-closed:
 	case <-finalCtx.Done():
 		r.log.Warn("kafka client still closing at the end of the shutdown timeout; abandoning it")
 	}
-	r.log.Info("stopped", "records_out", r.stats.recordsOut.Load(), "records_dlq", r.stats.recordsDLQ.Load())
+	st := r.Stats()
+	r.log.Info("stopped", "records_out", st.RecordsOut, "records_dlq", st.RecordsDLQ)
 	if len(incomplete) > 0 {
 		err := fmt.Errorf("%w within %s (REPLICATOR_SHUTDOWN_TIMEOUT): %s; the checkpoints stop before every record Kafka did not acknowledge, so the next owner re-reads from there: nothing is lost, duplicates are possible",
 			ErrShutdownIncomplete, total, strings.Join(incomplete, "; "))
@@ -549,7 +474,7 @@ func (r *Replicator) start(ctx context.Context) error {
 	if err := kafkaopts.CheckReachable(ctx, r.kopts, timeout); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	if err := source.RetryLogged(ctx, r.log, timeout, "kafka", func(ctx context.Context) error {
+	if err := backoff.Retry(ctx, r.log, timeout, "kafka", func(ctx context.Context) error {
 		var err error
 		r.topic, err = describeTopic(ctx, adm, r.cfg.KafkaTopic, "KAFKA_TOPIC")
 		if err != nil {
@@ -565,12 +490,12 @@ func (r *Replicator) start(ctx context.Context) error {
 	r.pipeline = r.pipelineWithLimit()
 
 	r.readyErr.Store(ptr("creating the lease table"))
-	if err := source.RetryLogged(ctx, r.log, timeout, "dynamodb lease table "+r.cfg.ApplicationName, r.mgr.EnsureTable); err != nil {
+	if err := backoff.Retry(ctx, r.log, timeout, "dynamodb lease table "+r.cfg.ApplicationName, r.mgr.EnsureTable); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 
 	r.readyErr.Store(ptr("listing shards"))
-	if err := source.RetryLogged(ctx, r.log, timeout, "kinesis stream "+r.cfg.StreamName, func(ctx context.Context) error {
+	if err := backoff.Retry(ctx, r.log, timeout, "kinesis stream "+r.cfg.StreamName, func(ctx context.Context) error {
 		return r.syncShards(ctx)
 	}); err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -583,14 +508,52 @@ func (r *Replicator) start(ctx context.Context) error {
 	return nil
 }
 
-// pipelineWithLimit adds the size limit once the topic's is known.
+// pipelineWithLimit is the pipeline, with the size limit of the data topic
+// once that is known.
 func (r *Replicator) pipelineWithLimit() *process.Pipeline {
-	t := r.o.transformer
-	if t == nil {
-		t, _ = process.ParseTransform(r.cfg.Transform) // validated in New
-	}
-	return process.NewPipeline(process.WithTransformer(t), process.WithDecompressor(r.decomp),
+	return process.NewPipeline(process.WithTransformer(r.transform), process.WithDecompressor(r.decomp),
 		process.WithMaxRecordBytes(r.dataLimit()-recordOverhead))
+}
+
+// workerDeps is what the shard workers get of the replicator; built after
+// start, which learns the topics.
+func (r *Replicator) workerDeps() *workerDeps {
+	c := r.cfg
+	return &workerDeps{
+		cfg: workerConfig{
+			stream:             c.StreamName,
+			topic:              c.KafkaTopic,
+			topicPartitions:    r.topic.partitions,
+			dlqTopic:           c.DLQTopic,
+			dlqPartitions:      r.dlq.partitions,
+			dlqLimit:           r.dlqLimit(),
+			partitionByShard:   c.Partitioning == config.PartitionByShard,
+			initialPosition:    c.InitialPosition,
+			initialTimestamp:   c.InitialTimestamp,
+			maxInFlight:        c.MaxInFlightPerShard,
+			maxInFlightBytes:   c.MaxInFlightBytesPerShard,
+			checkpointInterval: c.CheckpointInterval,
+			seed:               r.o.seed,
+			maxRecordsPerGet:   c.MaxRecordsPerGet,
+			pollInterval:       c.PollInterval,
+			minGetInterval:     r.o.minInterval,
+			backoffBase:        r.o.backoffBase,
+			backoffMax:         r.o.backoffMax,
+		},
+		log:          r.log,
+		leases:       r.mgr,
+		cp:           r.cp,
+		kin:          r.kin,
+		pipeline:     r.pipeline,
+		sink:         r.sink,
+		obs:          r.obs,
+		leaseTable:   r.leases,
+		listedShards: r.listedShards,
+		shardEnded: func() {
+			r.invalidateLeases()
+			r.requestSync()
+		},
+	}
 }
 
 // dataLimit is the largest batch the data topic takes.
@@ -615,7 +578,7 @@ func (r *Replicator) dlqLimit() int {
 
 // kafkaOptions builds the franz-go options from the configuration.
 func (r *Replicator) kafkaOptions() ([]kgo.Opt, error) {
-	base, err := kafkaBaseOptions(r.cfg)
+	base, err := kafkaopts.Build(r.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -647,21 +610,21 @@ func (r *Replicator) kafkaOptions() ([]kgo.Opt, error) {
 }
 
 // loop runs the shards until ctx ends.
-func (r *Replicator) loop(ctx context.Context) {
+func (r *Replicator) loop(ctx context.Context, deps *workerDeps) {
 	reconcile := time.NewTicker(r.o.reconcile)
 	defer reconcile.Stop()
 	sync := time.NewTicker(r.cfg.ShardSyncInterval)
 	defer sync.Stop()
-	r.reconcile(ctx)
+	r.reconcile(ctx, deps)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-r.mgr.Events():
 			r.onLeaseEvent(ev)
-			r.reconcile(ctx)
+			r.reconcile(ctx, deps)
 		case <-reconcile.C:
-			r.reconcile(ctx)
+			r.reconcile(ctx, deps)
 		case <-sync.C:
 			r.trySync(ctx)
 		case <-r.syncReq:
@@ -671,7 +634,7 @@ func (r *Replicator) loop(ctx context.Context) {
 }
 
 func (r *Replicator) onLeaseEvent(ev lease.Event) {
-	r.metrics.LeaseEvents.WithLabelValues(ev.Kind.String()).Inc()
+	r.obs.leaseEvent(ev.Kind)
 	if ev.Kind == lease.Lost {
 		r.mu.Lock()
 		w := r.workers[ev.Lease.ShardID]
@@ -685,10 +648,9 @@ func (r *Replicator) onLeaseEvent(ev lease.Event) {
 // reconcile starts a worker for every held lease without one and stops the
 // workers of leases no longer held. Events only wake it up: the lease
 // manager's Held is the truth (events can be dropped when nobody listens).
-func (r *Replicator) reconcile(ctx context.Context) {
+func (r *Replicator) reconcile(ctx context.Context, deps *workerDeps) {
 	held := r.mgr.Held()
-	r.metrics.LeasesHeld.Set(float64(len(held)))
-	r.stats.leasesHeld.Store(int64(len(held)))
+	r.obs.leasesHeld(len(held))
 	want := make(map[string]lease.Lease, len(held))
 	for _, l := range held {
 		want[l.ShardID] = l
@@ -713,7 +675,7 @@ func (r *Replicator) reconcile(ctx context.Context) {
 		if _, running := r.workers[id]; running {
 			continue
 		}
-		w := newShardWorker(r, l)
+		w := newShardWorker(deps, l)
 		r.workers[id] = w
 		go w.run() // a graceful stop is driven by stopWorkers, not ctx
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/shardbridge/shardbridge/replicator/internal/outputcheck"
 	"github.com/shardbridge/shardbridge/replicator/lease"
 	"github.com/shardbridge/shardbridge/replicator/source"
 )
@@ -58,7 +57,7 @@ func TestOneInstance(t *testing.T) {
 
 	var payloadBytes int
 	for _, w := range e.writtenRecords() {
-		payloadBytes += len(outputcheck.Payload(w.Key, w.N))
+		payloadBytes += len(payload(w.Key, w.N))
 	}
 	for series, want := range map[string]float64{
 		"replicator_records_in_total": 800, "replicator_records_out_total": 800,

@@ -9,9 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/shardbridge/shardbridge/replicator/config"
-	"github.com/shardbridge/shardbridge/replicator/kafkaopts"
 )
 
 // Sink is where records go: the Kafka client in production. Produce must
@@ -94,22 +91,4 @@ func describeTopicOnce(ctx context.Context, adm *kadm.Client, topic, setting str
 		}
 	}
 	return info, nil
-}
-
-// kafkaBaseOptions are the connection and producer options of the Config.
-func kafkaBaseOptions(c config.Config) ([]kgo.Opt, error) {
-	return kafkaopts.Build(kafkaopts.Options{
-		Brokers:               c.KafkaBrokers,
-		ClientID:              c.KafkaClientID,
-		SecurityProtocol:      c.SecurityProtocol,
-		SASLMechanism:         c.SASLMechanism,
-		SASLUsername:          c.SASLUsername,
-		SASLPassword:          c.SASLPassword,
-		TLSCAFile:             c.TLSCAFile,
-		TLSCertFile:           c.TLSCertFile,
-		TLSKeyFile:            c.TLSKeyFile,
-		TLSInsecureSkipVerify: c.TLSInsecureSkipVerify,
-		Compression:           c.Compression,
-		Linger:                c.Linger,
-	})
 }

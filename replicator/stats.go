@@ -81,7 +81,7 @@ func (c *counters) forget(id string) {
 
 // Stats returns a snapshot of the replicator's counters.
 func (r *Replicator) Stats() Stats {
-	c := &r.stats
+	c := &r.obs.stats
 	s := Stats{
 		RecordsIn: c.recordsIn.Load(), BytesIn: c.bytesIn.Load(),
 		RecordsOut: c.recordsOut.Load(), BytesOut: c.bytesOut.Load(),

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shardbridge/shardbridge/replicator/backoff"
 	"github.com/shardbridge/shardbridge/replicator/checkpoint"
-	"github.com/shardbridge/shardbridge/replicator/config"
 	"github.com/shardbridge/shardbridge/replicator/lease"
 	"github.com/shardbridge/shardbridge/replicator/partition"
 	"github.com/shardbridge/shardbridge/replicator/process"
@@ -30,9 +30,69 @@ var (
 	errHalted        = errors.New("shard halted")
 )
 
+// workerDeps is what a shard worker uses, and all it uses, of its
+// replicator. Replicator.workerDeps builds it once start-up has learned the
+// topics (partition counts, the size limit of the pipeline).
+type workerDeps struct {
+	cfg      workerConfig
+	log      *slog.Logger // the worker adds the shard
+	leases   leaseHolder
+	cp       checkpoint.Checkpointer
+	kin      source.KinesisAPI
+	pipeline *process.Pipeline
+	sink     Sink
+	obs      *observer
+
+	// leaseTable is the lease table, cached briefly: a child shard polls it
+	// for its parents.
+	leaseTable func(context.Context) ([]lease.Lease, error)
+	// listedShards is the last shard listing (hash ranges of leases created
+	// without one).
+	listedShards func() []types.Shard
+	// shardEnded is called after a SHARD_END checkpoint: the children's
+	// leases exist now, so the lease cache is stale and a shard sync is due.
+	shardEnded func()
+}
+
+// workerConfig is the part of the configuration, and the facts learned at
+// start-up, that a shard worker needs.
+type workerConfig struct {
+	stream           string
+	topic            string
+	topicPartitions  int32 // for shard partitioning
+	dlqTopic         string
+	dlqPartitions    int32
+	dlqLimit         int // the dead-letter topic's max.message.bytes
+	partitionByShard bool
+	initialPosition  string // config.TrimHorizon, Latest or AtTimestamp
+	initialTimestamp time.Time
+
+	maxInFlight, maxInFlightBytes int
+	checkpointInterval            time.Duration
+	seed                          int64 // jitter of the reader and of the produce back-off (mixed with the shard id)
+
+	// The reader's settings.
+	maxRecordsPerGet        int
+	pollInterval            time.Duration
+	minGetInterval          time.Duration
+	backoffBase, backoffMax time.Duration
+}
+
+// leaseHolder is the part of *lease.Manager a shard worker uses.
+type leaseHolder interface {
+	// Holds reports whether the lease is held and was renewed within the
+	// failover time: the fence before every hand-off to Kafka.
+	Holds(shardID string) bool
+	// Release gives a lease back (here: one already finished at SHARD_END).
+	Release(ctx context.Context, shardID string) error
+}
+
+var _ leaseHolder = (*lease.Manager)(nil)
+
 // shardWorker runs one held shard: reader → pipeline → sink → checkpoints.
 type shardWorker struct {
-	r   *Replicator
+	d   *workerDeps
+	cfg *workerConfig
 	l   lease.Lease
 	id  string
 	log *slog.Logger
@@ -67,17 +127,17 @@ type shardWorker struct {
 	halted    string
 }
 
-func newShardWorker(r *Replicator, l lease.Lease) *shardWorker {
+func newShardWorker(d *workerDeps, l lease.Lease) *shardWorker {
 	hard, hardStop := context.WithCancel(context.Background())
 	soft, softStop := context.WithCancel(hard)
 	h := fnv.New64a()
 	h.Write([]byte(l.ShardID))
 	return &shardWorker{
-		r: r, l: l, id: l.ShardID,
-		log:  r.log.With("shard", l.ShardID),
+		d: d, cfg: &d.cfg, l: l, id: l.ShardID,
+		log:  d.log.With("shard", l.ShardID),
 		hard: hard, hardStop: hardStop, soft: soft, softStop: softStop,
 		done: make(chan struct{}),
-		rnd:  rand.New(rand.NewPCG(uint64(r.o.seed), h.Sum64())),
+		rnd:  rand.New(rand.NewPCG(uint64(d.cfg.seed), h.Sum64())),
 	}
 }
 
@@ -191,13 +251,12 @@ func (w *shardWorker) finishStop(tr *tracker) {
 func (w *shardWorker) run() {
 	defer close(w.done)
 	defer w.hardStop()
-	defer w.r.metrics.ForgetShard(w.id)
-	defer w.r.stats.forget(w.id)
+	defer w.d.obs.shardGone(w.id)
 
 	if err := w.waitForParents(); err != nil {
 		return
 	}
-	start, err := w.r.cp.Start(w.hard, w.l)
+	start, err := w.d.cp.Start(w.hard, w.l)
 	if err != nil {
 		w.log.Error("cannot read the shard's checkpoint", "error", err)
 		return
@@ -205,13 +264,13 @@ func (w *shardWorker) run() {
 	if start.Sequence == lease.ShardEnd {
 		// Finished already (the lease manager does not normally hand these
 		// out): give it back rather than hold it.
-		if err := w.r.mgr.Release(w.hard, w.id); err != nil {
+		if err := w.d.leases.Release(w.hard, w.id); err != nil {
 			w.log.Warn("releasing a finished lease", "error", err)
 		}
 		return
 	}
-	if w.r.cfg.Partitioning == config.PartitionByShard {
-		p, err := partition.ShardPartition(w.id, w.r.topic.partitions)
+	if w.cfg.partitionByShard {
+		p, err := partition.ShardPartition(w.id, w.cfg.topicPartitions)
 		if err != nil {
 			_ = w.halt(fmt.Sprintf("no partition of its own for this shard (REPLICATOR_PARTITIONING=shard; add partitions to the topic): %v", err))
 			<-w.soft.Done() // keep the lease so the shard does not hop between instances
@@ -219,7 +278,7 @@ func (w *shardWorker) run() {
 		}
 		w.partition = p
 	}
-	w.r.metrics.CheckpointDone(w.id, w.r.o.clock.Now())
+	w.d.obs.shardStarted(w.id)
 	w.log.Info("shard started", "checkpoint", start.String(), "parents", w.l.ParentShardIDs)
 
 	cpDone := make(chan struct{})
@@ -229,7 +288,7 @@ func (w *shardWorker) run() {
 	resume := start
 	failures := 0
 	for {
-		tr := newTracker(w.r.cfg.MaxInFlightPerShard, w.r.cfg.MaxInFlightBytesPerShard)
+		tr := newTracker(w.cfg.maxInFlight, w.cfg.maxInFlightBytes)
 		w.mu.Lock()
 		w.tr = tr
 		w.mu.Unlock()
@@ -245,8 +304,7 @@ func (w *shardWorker) run() {
 			return
 		case errors.Is(err, errProduceFailed):
 			failures++
-			w.r.metrics.ProduceErrors.Inc()
-			w.r.stats.produceErrors.Add(1)
+			w.d.obs.produceFailed()
 			ctx, cancel := w.drainContext()
 			_ = tr.drain(ctx) // answers for everything in flight, then rewind
 			cancel()
@@ -254,8 +312,7 @@ func (w *shardWorker) run() {
 				resume = mark
 				failures = 1 // progress since the last failure: back off from the start
 			}
-			d := min(time.Duration(failures)*250*time.Millisecond, 5*time.Second)
-			d = d/2 + time.Duration(w.rnd.Int64N(int64(d/2)+1))
+			d := backoff.Jitter(w.rnd, min(time.Duration(failures)*250*time.Millisecond, 5*time.Second))
 			w.log.Warn("kafka produce failed; rewinding to the last acknowledged record",
 				"error", tr.failure(), "resume_after", resume.String(), "backoff", d)
 			if w.soft.Err() != nil {
@@ -285,7 +342,7 @@ func (w *shardWorker) waitForParents() error {
 	}
 	logged := false
 	for {
-		all, err := w.r.leases(w.hard)
+		all, err := w.d.leaseTable(w.hard)
 		if err == nil && lease.ParentsDone(w.l, all) {
 			if logged {
 				w.log.Info("parents finished; starting child shard", "parents", w.l.ParentShardIDs)
@@ -314,9 +371,9 @@ func (w *shardWorker) iteratorPosition(p checkpoint.Position) source.Position {
 	case lease.Latest:
 		return source.Position{Type: types.ShardIteratorTypeLatest}
 	case lease.AtTimestamp:
-		return source.Position{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: w.r.cfg.InitialTimestamp}
+		return source.Position{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: w.cfg.initialTimestamp}
 	case "":
-		return w.iteratorPosition(checkpoint.Position{Sequence: leasePosition(w.r.cfg.InitialPosition)})
+		return w.iteratorPosition(checkpoint.Position{Sequence: leasePosition(w.cfg.initialPosition)})
 	}
 	if p.SubSequence >= 0 {
 		// Part of an aggregate (or a KCL checkpoint, which writes 0 for plain
@@ -331,31 +388,22 @@ func (w *shardWorker) iteratorPosition(p checkpoint.Position) source.Position {
 func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 	ctx, cancel := context.WithCancel(w.soft)
 	defer cancel()
-	r := w.r
-	reader := source.NewReader(r.kin, source.ReaderOptions{
-		Stream:       r.cfg.StreamName,
+	c, obs := w.cfg, w.d.obs
+	reader := source.NewReader(w.d.kin, source.ReaderOptions{
+		Stream:       c.stream,
 		ShardID:      w.id,
 		Start:        w.iteratorPosition(resume),
-		MaxRecords:   r.cfg.MaxRecordsPerGet,
-		PollInterval: r.cfg.PollInterval,
-		MinInterval:  r.o.minInterval,
-		BackoffBase:  r.o.backoffBase,
-		BackoffMax:   r.o.backoffMax,
-		Seed:         r.o.seed,
+		MaxRecords:   c.maxRecordsPerGet,
+		PollInterval: c.pollInterval,
+		MinInterval:  c.minGetInterval,
+		BackoffBase:  c.backoffBase,
+		BackoffMax:   c.backoffMax,
+		Seed:         c.seed,
 		NotBefore:    w.nextGet,
-		Logger:       r.log, // the reader adds the shard itself
-		OnThrottle: func(op string) {
-			r.metrics.Throttles.WithLabelValues(op).Inc()
-			r.stats.throttles.Add(1)
-		},
-		OnExpired: func() {
-			r.metrics.ExpiredIterators.Inc()
-			r.stats.expiredIterators.Add(1)
-		},
-		OnLag: func(ms int64) {
-			r.metrics.MillisBehindLatest.WithLabelValues(w.id).Set(float64(ms))
-			r.stats.setLag(w.id, ms)
-		},
+		Logger:       w.d.log, // the reader adds the shard itself
+		OnThrottle:   obs.throttled,
+		OnExpired:    obs.iteratorExpired,
+		OnLag:        func(ms int64) { obs.lag(w.id, ms) },
 	})
 	batches := make(chan source.Batch)
 	readErr := make(chan error, 1)
@@ -399,7 +447,7 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 // hashRange finds the shard's hash range in the last listing (for leases
 // created without one).
 func (w *shardWorker) hashRange() (string, string) {
-	for _, s := range w.r.listedShards() {
+	for _, s := range w.d.listedShards() {
 		if aws.ToString(s.ShardId) == w.id && s.HashKeyRange != nil {
 			return aws.ToString(s.HashKeyRange.StartingHashKey), aws.ToString(s.HashKeyRange.EndingHashKey)
 		}
@@ -409,16 +457,13 @@ func (w *shardWorker) hashRange() (string, string) {
 
 // handle runs a batch through the pipeline and hands its records to Kafka.
 func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Position, tr *tracker) error {
-	r := w.r
-	var bytesIn int
 	for i := range b.Records {
 		if err := ctx.Err(); err != nil {
 			return errStopping
 		}
 		kr := &b.Records[i]
-		bytesIn += len(kr.Data)
 		rec := process.Record{
-			Stream:         r.cfg.StreamName,
+			Stream:         w.cfg.stream,
 			ShardID:        w.id,
 			SequenceNumber: aws.ToString(kr.SequenceNumber),
 			SubSequence:    -1,
@@ -428,27 +473,16 @@ func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Po
 		if kr.ApproximateArrivalTimestamp != nil {
 			rec.ArrivalTime = *kr.ApproximateArrivalTimestamp
 		}
-		res, err := r.pipeline.Process(ctx, rec, pos)
+		res, err := w.d.pipeline.Process(ctx, rec, pos)
 		if err != nil {
 			return errStopping // ctx ended inside a transform
 		}
-		if n := res.Filtered; n > 0 {
-			r.metrics.Filtered.Add(float64(n))
-			r.stats.filtered.Add(int64(n))
-		}
-		if n := res.OutOfRange; n > 0 {
-			r.metrics.OutOfRange.Add(float64(n))
-			r.stats.outOfRange.Add(int64(n))
-		}
+		w.d.obs.processed(res.Filtered, res.OutOfRange)
 		if err := w.produceResult(ctx, rec, res, tr); err != nil {
 			return err
 		}
 	}
-	r.metrics.RecordsIn.Add(float64(len(b.Records)))
-	r.metrics.BytesIn.Add(float64(bytesIn))
-	r.stats.recordsIn.Add(int64(len(b.Records)))
-	r.stats.bytesIn.Add(int64(bytesIn))
-	r.stats.setLast(w.id, b)
+	w.d.obs.read(w.id, b)
 	return nil
 }
 
@@ -480,28 +514,28 @@ func (w *shardWorker) produceResult(ctx context.Context, src process.Record, res
 }
 
 func (w *shardWorker) produceItem(ctx context.Context, it process.Item, pos checkpoint.Position, hasPos bool, tr *tracker) error {
-	r := w.r
+	c := w.cfg
 	var kr *kgo.Record
 	dlq := it.Failed()
 	if dlq {
-		if r.cfg.DLQTopic == "" {
+		if c.dlqTopic == "" {
 			return w.halt(fmt.Sprintf("record failed at stage %q and no dead-letter topic is configured (REPLICATOR_DLQ_TOPIC): %v; sequence %s subsequence %d",
 				it.Err.Stage, it.Err.Err, it.Record.SequenceNumber, it.Record.SubSequence))
 		}
 		kr = process.DLQRecord(it.Record, "", it.Err)
-		kr.Topic = r.cfg.DLQTopic
-		if size := recordSize(kr); size > r.dlqLimit()-recordOverhead {
+		kr.Topic = c.dlqTopic
+		if size := recordSize(kr); size > c.dlqLimit-recordOverhead {
 			return w.halt(fmt.Sprintf("record failed at stage %q (%v) and is too large for the dead-letter topic too (%d bytes, max.message.bytes %d); sequence %s subsequence %d",
-				it.Err.Stage, it.Err.Err, size, r.dlqLimit(), it.Record.SequenceNumber, it.Record.SubSequence))
+				it.Err.Stage, it.Err.Err, size, c.dlqLimit, it.Record.SequenceNumber, it.Record.SubSequence))
 		}
-		if r.dlq.partitions > 0 {
-			kr.Partition = partition.KeyPartition(kr.Key, r.dlq.partitions)
+		if c.dlqPartitions > 0 {
+			kr.Partition = partition.KeyPartition(kr.Key, c.dlqPartitions)
 		}
 		w.log.Warn("record sent to the dead-letter topic", "stage", it.Err.Stage, "error", it.Err.Err.Error(),
-			"seq", it.Record.SequenceNumber, "subseq", it.Record.SubSequence, "dlq_topic", r.cfg.DLQTopic)
+			"seq", it.Record.SequenceNumber, "subseq", it.Record.SubSequence, "dlq_topic", c.dlqTopic)
 	} else {
 		kr = process.KafkaRecord(it.Record)
-		kr.Topic = r.cfg.KafkaTopic
+		kr.Topic = c.topic
 		kr.Partition = w.partition
 	}
 	size := len(kr.Value) + len(kr.Key)
@@ -516,7 +550,7 @@ func (w *shardWorker) produceItem(ctx context.Context, it process.Item, pos chec
 	// worker may take the shard over, while the lease rounds and lease events
 	// notice the loss only later (a worker cut off from the lease table kept
 	// writing for hundreds of milliseconds after the takeover without this).
-	if !r.mgr.Holds(w.id) {
+	if !w.d.leases.Holds(w.id) {
 		w.lose("lease no longer held: not renewed within the failover time")
 		return errStopping
 	}
@@ -526,20 +560,9 @@ func (w *shardWorker) produceItem(ctx context.Context, it process.Item, pos chec
 	// Never the shard's context: franz-go fails every buffered record of a
 	// partition when the first one's context ends, which would fail other
 	// shards' records too. Memory is bounded by the tracker instead.
-	r.sink.Produce(context.Background(), kr, func(_ *kgo.Record, err error) {
+	w.d.sink.Produce(context.Background(), kr, func(_ *kgo.Record, err error) {
 		if err == nil {
-			r.metrics.ProduceLatency.Observe(time.Since(start).Seconds())
-			if dlq {
-				r.metrics.RecordsDLQ.Inc()
-				r.metrics.BytesDLQ.Add(float64(valueLen))
-				r.stats.recordsDLQ.Add(1)
-				r.stats.bytesDLQ.Add(int64(valueLen))
-			} else {
-				r.metrics.RecordsOut.Inc()
-				r.metrics.BytesOut.Add(float64(valueLen))
-				r.stats.recordsOut.Add(1)
-				r.stats.bytesOut.Add(int64(valueLen))
-			}
+			w.d.obs.delivered(dlq, valueLen, time.Since(start))
 		}
 		tr.ack(id, err)
 	})
@@ -560,12 +583,11 @@ func (w *shardWorker) halt(reason string) error {
 	w.mu.Lock()
 	w.halted = reason
 	w.mu.Unlock()
-	w.r.metrics.ShardsHalted.Inc()
-	w.r.stats.setHalted(w.id, reason)
+	unhalt := w.d.obs.halted(w.id, reason)
 	w.log.Error("shard halted: fix the cause (e.g. set REPLICATOR_DLQ_TOPIC) and restart; records after the last checkpoint will be re-read", "reason", reason)
 	go func() {
-		defer w.r.metrics.ShardsHalted.Dec()
-		t := time.NewTicker(max(w.r.cfg.CheckpointInterval, time.Minute))
+		defer unhalt()
+		t := time.NewTicker(max(w.cfg.checkpointInterval, time.Minute))
 		defer t.Stop()
 		for {
 			select {
@@ -611,7 +633,7 @@ func (w *shardWorker) finishShard(b source.Batch, tr *tracker) error {
 	if len(children) == 0 {
 		// Old shards and trimmed ones announce no children: ask the listing.
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		shards, err := source.ListShards(lctx, w.r.kin, w.r.cfg.StreamName)
+		shards, err := source.ListShards(lctx, w.d.kin, w.cfg.stream)
 		cancel()
 		if err != nil {
 			w.log.Warn("listing shards at shard end", "error", err)
@@ -621,13 +643,13 @@ func (w *shardWorker) finishShard(b source.Batch, tr *tracker) error {
 	}
 	w.ending.Store(true)
 	for attempt := 1; ; attempt++ {
-		err := w.r.cp.ShardEnd(ctx, w.id, children)
+		err := w.d.cp.ShardEnd(ctx, w.id, children)
 		if err == nil {
 			break
 		}
 		if errors.Is(err, checkpoint.ErrLeaseLost) {
 			w.ending.Store(false)
-			w.r.metrics.Checkpoints.WithLabelValues("lost").Inc()
+			w.d.obs.checkpointFailed(true)
 			w.lose(fmt.Sprintf("shard end checkpoint refused: %v", err))
 			return errStopping
 		}
@@ -646,19 +668,16 @@ func (w *shardWorker) finishShard(b source.Batch, tr *tracker) error {
 	for i, c := range children {
 		ids[i] = c.ShardID
 	}
-	w.r.metrics.Checkpoints.WithLabelValues("ok").Inc()
-	w.r.metrics.ShardsEnded.Inc()
-	w.r.stats.shardsEnded.Add(1)
+	w.d.obs.shardEnded()
 	w.log.Info("shard ended", "children", ids, "gone", b.Gone)
-	w.r.invalidateLeases()
-	w.r.requestSync()
+	w.d.shardEnded()
 	return nil
 }
 
 // checkpointLoop checkpoints the watermark every CheckpointInterval.
 func (w *shardWorker) checkpointLoop(done chan struct{}) {
 	defer close(done)
-	t := time.NewTicker(w.r.cfg.CheckpointInterval)
+	t := time.NewTicker(w.cfg.checkpointInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -695,20 +714,18 @@ func (w *shardWorker) checkpoint(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", mark, err)
 	}
-	err := w.r.cp.Checkpoint(ctx, w.id, mark)
+	err := w.d.cp.Checkpoint(ctx, w.id, mark)
 	switch {
 	case err == nil:
 		w.mu.Lock()
 		w.lastCP, w.hasLastCP = mark, true
 		w.mu.Unlock()
-		w.r.metrics.Checkpoints.WithLabelValues("ok").Inc()
-		w.r.metrics.CheckpointDone(w.id, w.r.o.clock.Now())
-		w.r.stats.setCheckpoint(w.id, mark)
+		w.d.obs.checkpointed(w.id, mark)
 	case errors.Is(err, checkpoint.ErrLeaseLost):
-		w.r.metrics.Checkpoints.WithLabelValues("lost").Inc()
+		w.d.obs.checkpointFailed(true)
 		w.lose(fmt.Sprintf("checkpoint refused: %v", err))
 	default:
-		w.r.metrics.Checkpoints.WithLabelValues("error").Inc()
+		w.d.obs.checkpointFailed(false)
 		if ctx.Err() == nil {
 			w.log.Warn("checkpoint failed; retrying at the next interval", "error", err, "position", mark.String())
 		}

@@ -14,9 +14,19 @@
 // # Definitions
 //
 // A record's idempotency key (ID) is (kinesis.shard, kinesis.seq,
-// kinesis.subseq). An acknowledged record (workload.Ack) is expected in the
-// main topic when its Kind is normal and in the dead-letter topic (DLQ) when
-// it is malformed or oversized. A Kafka copy of an acknowledged normal record
+// kinesis.subseq): its position in Kinesis. A Kafka record gets its ID from
+// those headers when it carries any of them; a record carrying none (a
+// bridge that writes no headers) is identified by its workload payload
+// (producer, key, seq) and takes the ID of the acknowledgement that payload
+// names, so every judgement below, order included, uses the position Kinesis
+// acknowledged. Options.Identity can require headers or ignore them; see
+// IdentityRule for the rule and for what payload identity cannot check. The
+// checker shares no code with any bridge: it needs only the workload's
+// history and what Kafka holds.
+//
+// An acknowledged record (workload.Ack) is expected in the main topic when
+// its Kind is normal and in the dead-letter topic (DLQ) when it is malformed
+// or oversized. A Kafka copy of an acknowledged normal record
 // counts only if its key is the record's partition key and its payload names
 // the same (producer, key, seq).
 //
@@ -43,15 +53,23 @@
 //     kinesis.subseq). In shard mode that is the shard's whole output; in key
 //     mode it is the shard's output restricted to each partition its keys
 //     hash to. Every record with idempotency headers takes part, acknowledged
-//     or not, since its position in Kinesis is what is judged.
-//   - Unexpected: a Kafka record (main or DLQ) without idempotency headers,
-//     with an ID Kinesis never acknowledged (unless its payload is a record
-//     whose write outcome was unknown: see Options.Unconfirmed and
-//     workload.Ack.Ambiguous; those are counted as UnconfirmedWrites), with
-//     content that does not match its acknowledged record, or a record that
-//     Options.Filtered says the replicator must drop.
+//     or not, since its position in Kinesis is what is judged, and so does
+//     every payload-identified record (at its acknowledged position) except
+//     copies of Ambiguous acks, whose Kinesis copy is unknown.
+//   - Unexpected: a main-topic record that cannot be identified (broken
+//     idempotency headers, or none and a value that is not a workload
+//     payload), a record (main or DLQ) with an ID or payload Kinesis never
+//     acknowledged (unless its payload is a record whose write outcome was
+//     unknown: see Options.Unconfirmed and workload.Ack.Ambiguous; those are
+//     counted as UnconfirmedWrites), with content that does not match its
+//     acknowledged record, or a record that Options.Filtered says the
+//     replicator must drop.
 //   - DLQ: a DLQ record without a dlq.error or dlq.stage header, a normal
-//     record dead-lettered, or a malformed/oversized record in the main topic.
+//     record dead-lettered, or a malformed/oversized record in the main topic;
+//     a dead letter with broken (or, under IdentityHeaders, missing)
+//     idempotency headers; an anonymous dead letter (no headers, no payload)
+//     left over once each is matched to an acknowledged malformed/oversized
+//     record found nowhere else (Result.AnonymousDeadLetters).
 //
 // Exactly-once by idempotence holds when deduplicating the main topic by ID
 // yields exactly the acknowledged normal input, in per-key order, and the DLQ
@@ -70,6 +88,7 @@ package checker
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -133,6 +152,11 @@ type Options struct {
 	// Elapsed is the run's duration for throughput; default: from the first
 	// send to the last output timestamp.
 	Elapsed time.Duration
+	// Identity chooses how a Kafka record is matched to its Kinesis record:
+	// by idempotency headers when it has them, else by payload (the
+	// default, IdentityAuto), by headers only, or by payload only. See
+	// IdentityRule.
+	Identity IdentityRule
 }
 
 // Example is one anomalous record.
@@ -147,6 +171,9 @@ type Example struct {
 	Partition int32         `json:"partition"`
 	Offset    int64         `json:"offset"` // -1 when not in Kafka
 	Detail    string        `json:"detail"`
+	// IdentifiedBy is IdentityPayload for a Kafka record identified by its
+	// payload rather than its headers; "" otherwise.
+	IdentifiedBy IdentityRule `json:"identified_by,omitempty"`
 }
 
 // String renders an example on one line.
@@ -165,6 +192,9 @@ func (e Example) String() string {
 	}
 	if e.Offset >= 0 {
 		fmt.Fprintf(&b, " at %s[%d]@%d", e.Topic, e.Partition, e.Offset)
+	}
+	if e.IdentifiedBy == IdentityPayload {
+		b.WriteString(" (identified by payload)")
 	}
 	if e.Detail != "" {
 		b.WriteString(": ")
@@ -240,6 +270,17 @@ type Result struct {
 	// UnconfirmedWrites counts Kafka copies of records whose write outcome
 	// was unknown to the producer: the producer's duplicates, tolerated.
 	UnconfirmedWrites int `json:"unconfirmed_writes"`
+	// IdentifiedByPayload counts Kafka records (main and DLQ) identified by
+	// their payload because they carry no idempotency headers (or because
+	// Options.Identity is IdentityPayload). Zero for a bridge that writes
+	// the headers on every record.
+	IdentifiedByPayload int `json:"identified_by_payload,omitempty"`
+	// AnonymousDeadLetters counts DLQ records identified neither by headers
+	// nor by payload (a corrupted aggregate, a truncated value, from a
+	// bridge that writes no headers). They are matched by count to
+	// acknowledged malformed/oversized records found nowhere else (those
+	// count as DeadLettered); a surplus is a DLQ finding.
+	AnonymousDeadLetters int `json:"anonymous_dead_letters,omitempty"`
 
 	Lost Anomaly `json:"lost"`
 	// LostDeadLetters is how many of Lost are malformed/oversized records
@@ -346,10 +387,17 @@ type copyRef struct {
 type checkState struct {
 	opts      Options
 	res       *Result
+	ix        *AckIndex
 	ackByID   map[ID]int
 	acks      []workload.Ack
 	uncertain map[identity]bool
 	filtered  []bool
+	// ambiguousReported: payload identities shared by several acks, already
+	// reported as an input error.
+	ambiguousReported map[identity]bool
+	// anonymous are the DLQ records identified by neither headers nor
+	// payload.
+	anonymous []Observed
 }
 
 // Check judges a history: what Kinesis acknowledged, and what the main and
@@ -367,16 +415,17 @@ func Check(acks []workload.Ack, out []Observed, dlq []Observed, opts Options) Re
 		opts.Partitioning = "key"
 	}
 	res := &Result{deduped: map[partKey][]ID{}}
-	st := &checkState{opts: opts, res: res, acks: acks, ackByID: make(map[ID]int, len(acks)),
-		uncertain: map[identity]bool{}, filtered: make([]bool, len(acks))}
+	ix := NewAckIndex(acks)
+	st := &checkState{opts: opts, res: res, ix: ix, acks: acks, ackByID: ix.byID,
+		uncertain: map[identity]bool{}, filtered: make([]bool, len(acks)), ambiguousReported: map[identity]bool{}}
+	for _, d := range ix.dupIDs {
+		res.InputErrors = append(res.InputErrors, fmt.Sprintf("ID %s acknowledged twice (acks %d and %d)", IDOf(acks[d[0]]), d[0], d[1]))
+	}
 
 	for i, a := range acks {
-		id := IDOf(a)
-		if j, dup := st.ackByID[id]; dup {
-			res.InputErrors = append(res.InputErrors, fmt.Sprintf("ID %s acknowledged twice (acks %d and %d)", id, j, i))
-			continue
+		if st.ackByID[IDOf(a)] != i {
+			continue // acknowledged twice: reported above
 		}
-		st.ackByID[id] = i
 		res.Acked++
 		switch a.Kind {
 		case workload.KindMalformed:
@@ -441,11 +490,11 @@ func (st *checkState) example(id ID, o *Observed, detail string) Example {
 // classify decides what an Observed with a valid ID is: the index of its
 // acknowledged record (or -1), whether its content matches it, and for an
 // unacknowledged record whether its payload is a record of unknown outcome.
-func (st *checkState) classify(id ID, o *Observed, main bool) (ackIdx int, counts, unconfirmed bool, mismatch string) {
+func (st *checkState) classify(r Identified, o *Observed, main bool) (ackIdx int, counts, unconfirmed bool, mismatch string) {
+	id, p, perr := r.ID, r.Payload, r.payloadErr
 	i, ok := st.ackByID[id]
 	if !ok {
-		p, err := workload.ParsePayload(o.Value)
-		if err == nil && st.uncertain[identity{p.Producer, p.Key, p.Seq}] {
+		if perr == nil && st.uncertain[identity{p.Producer, p.Key, p.Seq}] {
 			return -1, false, true, ""
 		}
 		return -1, false, false, ""
@@ -454,7 +503,7 @@ func (st *checkState) classify(id ID, o *Observed, main bool) (ackIdx int, count
 	if a.Kind != workload.KindNormal {
 		// Malformed/oversized payloads may be unreadable (a corrupt
 		// aggregate); judge their content only when it parses.
-		if p, err := workload.ParsePayload(o.Value); err == nil && (p.Producer != a.Producer || p.Key != a.Key || p.Seq != a.KeySeq) {
+		if perr == nil && (p.Producer != a.Producer || p.Key != a.Key || p.Seq != a.KeySeq) {
 			return i, false, false, fmt.Sprintf("payload is producer %d key %s seq %d", p.Producer, p.Key, p.Seq)
 		}
 		return i, true, false, ""
@@ -462,9 +511,8 @@ func (st *checkState) classify(id ID, o *Observed, main bool) (ackIdx int, count
 	if main && string(o.Key) != a.PartitionKey {
 		return i, false, false, fmt.Sprintf("Kafka key %q, want partition key %q", o.Key, a.PartitionKey)
 	}
-	p, err := workload.ParsePayload(o.Value)
-	if err != nil {
-		return i, false, false, "payload unreadable: " + err.Error()
+	if perr != nil {
+		return i, false, false, "payload unreadable: " + perr.Error()
 	}
 	if p.Producer != a.Producer || p.Key != a.Key || p.Seq != a.KeySeq {
 		return i, false, false, fmt.Sprintf("payload is producer %d key %s seq %d", p.Producer, p.Key, p.Seq)
@@ -497,15 +545,29 @@ func (st *checkState) scanMain(recs []Observed) (map[ID][]copyRef, []ID) {
 	}
 	lastShardPos := map[shardPart]ID{}
 
+	tolerated := map[ID]int{}
+
 	for i := range recs {
 		o := &recs[i]
 		res.OutputRecords++
-		id, err := o.ID()
+		r, err := st.identify(o)
 		if err != nil {
-			res.Unexpected.add(opts.MaxExamples, st.example(ID{SubSeq: -1}, o, err.Error()))
+			st.unidentified(r, err, o, "")
 			continue
 		}
-		ackIdx, counts, unconfirmed, mismatch := st.classify(id, o, true)
+		id := r.ID
+		if st.tolerate(r, len(copies[id]), tolerated) {
+			res.UnconfirmedWrites++
+			continue
+		}
+		ex := func(detail string) Example {
+			e := st.example(id, o, detail)
+			if r.By == IdentityPayload {
+				e.IdentifiedBy = IdentityPayload
+			}
+			return e
+		}
+		ackIdx, counts, unconfirmed, mismatch := st.classify(r, o, true)
 		ref := copyRef{partition: o.Partition, offset: o.Offset, ts: o.Timestamp, counts: counts}
 		ref.arrival, ref.hasArr = o.ArrivalMs()
 		if len(copies[id]) == 0 {
@@ -516,11 +578,11 @@ func (st *checkState) scanMain(recs []Observed) (map[ID][]copyRef, []ID) {
 		case unconfirmed:
 			res.UnconfirmedWrites++
 		case ackIdx < 0:
-			res.Unexpected.add(opts.MaxExamples, st.example(id, o, "never acknowledged by Kinesis"))
+			res.Unexpected.add(opts.MaxExamples, ex("never acknowledged by Kinesis"))
 		case mismatch != "":
-			res.Unexpected.add(opts.MaxExamples, st.example(id, o, "content does not match the acknowledged record: "+mismatch))
+			res.Unexpected.add(opts.MaxExamples, ex("content does not match the acknowledged record: "+mismatch))
 		case st.filtered[ackIdx]:
-			res.Unexpected.add(opts.MaxExamples, st.example(id, o, "the transform should have filtered this record out"))
+			res.Unexpected.add(opts.MaxExamples, ex("the transform should have filtered this record out"))
 		}
 
 		sk := seenKey{o.Partition, id}
@@ -532,11 +594,15 @@ func (st *checkState) scanMain(recs []Observed) (map[ID][]copyRef, []ID) {
 		res.deduped[pk] = append(res.deduped[pk], id)
 
 		// Per shard: (seq, subseq) strictly increasing per (shard, partition).
+		// A payload-identified copy of an Ambiguous ack may stand for another
+		// Kinesis copy of the record, at another position: not judged.
 		sp := shardPart{o.Partition, id.Shard}
-		if last, ok := lastShardPos[sp]; ok && compareID(id, last) <= 0 {
-			res.ReorderedPerShard.add(opts.MaxExamples, st.example(id, o, fmt.Sprintf("follows %s of the same shard in this partition", last)))
-		} else {
-			lastShardPos[sp] = id
+		if r.By != IdentityPayload || !st.acks[ackIdx].Ambiguous {
+			if last, ok := lastShardPos[sp]; ok && compareID(id, last) <= 0 {
+				res.ReorderedPerShard.add(opts.MaxExamples, ex(fmt.Sprintf("follows %s of the same shard in this partition", last)))
+			} else {
+				lastShardPos[sp] = id
+			}
 		}
 
 		// Per key: only acknowledged normal records with matching content.
@@ -549,11 +615,11 @@ func (st *checkState) scanMain(recs []Observed) (map[ID][]copyRef, []ID) {
 			streamHome[stream] = o.Partition
 		} else if home != o.Partition && opts.Partitioning != "shard" && !splitReported[stream] {
 			splitReported[stream] = true
-			res.ReorderedPerKey.add(opts.MaxExamples, st.example(id, o, fmt.Sprintf("key is split across partitions %d and %d", home, o.Partition)))
+			res.ReorderedPerKey.add(opts.MaxExamples, ex(fmt.Sprintf("key is split across partitions %d and %d", home, o.Partition)))
 		}
 		spk := streamPart{o.Partition, stream}
 		if prev, ok := maxKeySeq[spk]; ok && a.KeySeq <= prev {
-			res.ReorderedPerKey.add(opts.MaxExamples, st.example(id, o, fmt.Sprintf("seq %d after seq %d of the same key", a.KeySeq, prev)))
+			res.ReorderedPerKey.add(opts.MaxExamples, ex(fmt.Sprintf("seq %d after seq %d of the same key", a.KeySeq, prev)))
 		} else {
 			maxKeySeq[spk] = a.KeySeq
 		}
@@ -566,18 +632,41 @@ func (st *checkState) scanDLQ(recs []Observed) (map[ID][]copyRef, []ID) {
 	opts, res := st.opts, st.res
 	copies := map[ID][]copyRef{}
 	var order []ID
+	tolerated := map[ID]int{}
 	for i := range recs {
 		o := &recs[i]
 		res.DLQRecords++
-		id, err := o.ID()
-		if err != nil {
-			res.DLQ.add(opts.MaxExamples, st.example(ID{SubSeq: -1}, o, "dead letter without idempotency headers: "+err.Error()))
+		r, err := st.identify(o)
+		anonymous := errors.Is(err, ErrUnidentifiable) && st.anonymousAllowed(o)
+		if err != nil && !anonymous && r.By != IdentityPayload {
+			// Broken or (with IdentityHeaders) missing idempotency headers.
+			res.DLQ.add(opts.MaxExamples, st.example(r.ID, o, "dead letter without idempotency headers: "+err.Error()))
 			continue
 		}
-		if o.Headers[HeaderDLQError] == "" || o.Headers[HeaderDLQStage] == "" {
-			res.DLQ.add(opts.MaxExamples, st.example(id, o, "dead letter without a dlq.error or dlq.stage header"))
+		id := r.ID
+		ex := func(detail string) Example {
+			e := st.example(id, o, detail)
+			if r.By == IdentityPayload {
+				e.IdentifiedBy = IdentityPayload
+			}
+			return e
 		}
-		ackIdx, counts, unconfirmed, mismatch := st.classify(id, o, false)
+		if o.Headers[HeaderDLQError] == "" || o.Headers[HeaderDLQStage] == "" {
+			res.DLQ.add(opts.MaxExamples, ex("dead letter without a dlq.error or dlq.stage header"))
+		}
+		if anonymous {
+			st.anonymous = append(st.anonymous, *o)
+			continue
+		}
+		if err != nil { // payload-identified, but not as one acknowledged record
+			st.unidentified(r, err, o, "dead letter ")
+			continue
+		}
+		if st.tolerate(r, len(copies[id]), tolerated) {
+			res.UnconfirmedWrites++
+			continue
+		}
+		ackIdx, counts, unconfirmed, mismatch := st.classify(r, o, false)
 		if len(copies[id]) == 0 {
 			order = append(order, id)
 		}
@@ -586,16 +675,79 @@ func (st *checkState) scanDLQ(recs []Observed) (map[ID][]copyRef, []ID) {
 		case unconfirmed:
 			res.UnconfirmedWrites++
 		case ackIdx < 0:
-			res.Unexpected.add(opts.MaxExamples, st.example(id, o, "dead letter never acknowledged by Kinesis"))
+			res.Unexpected.add(opts.MaxExamples, ex("dead letter never acknowledged by Kinesis"))
 		case mismatch != "":
-			res.Unexpected.add(opts.MaxExamples, st.example(id, o, "dead letter does not match the acknowledged record: "+mismatch))
+			res.Unexpected.add(opts.MaxExamples, ex("dead letter does not match the acknowledged record: "+mismatch))
 		case st.filtered[ackIdx]:
-			res.Unexpected.add(opts.MaxExamples, st.example(id, o, "the transform should have filtered this record out"))
+			res.Unexpected.add(opts.MaxExamples, ex("the transform should have filtered this record out"))
 		case st.acks[ackIdx].Kind == workload.KindNormal:
-			res.DLQ.add(opts.MaxExamples, st.example(id, o, fmt.Sprintf("normal record dead-lettered (stage %q: %s)", o.Headers[HeaderDLQStage], o.Headers[HeaderDLQError])))
+			res.DLQ.add(opts.MaxExamples, ex(fmt.Sprintf("normal record dead-lettered (stage %q: %s)", o.Headers[HeaderDLQStage], o.Headers[HeaderDLQError])))
 		}
 	}
 	return copies, order
+}
+
+// identify applies Options.Identity to o, counting payload identifications.
+func (st *checkState) identify(o *Observed) (Identified, error) {
+	r, err := st.ix.identify(o, st.opts.Identity)
+	if r.By == IdentityPayload {
+		st.res.IdentifiedByPayload++
+	}
+	return r, err
+}
+
+// anonymousAllowed reports whether an unidentifiable dead letter may be
+// matched by count: only when the rule allows payload identity and the
+// record does not carry (broken) idempotency headers.
+func (st *checkState) anonymousAllowed(o *Observed) bool {
+	switch st.opts.Identity {
+	case IdentityPayload:
+		return true
+	case IdentityHeaders:
+		return false
+	}
+	return !hasIDHeaders(o)
+}
+
+// unidentified files a record Identify found no ID for: the producer's
+// duplicate of a record of unknown outcome (tolerated), a broken history
+// (several acks share its payload), or an unexpected record. what prefixes
+// the detail ("dead letter " in the DLQ).
+func (st *checkState) unidentified(r Identified, err error, o *Observed, what string) {
+	res := st.res
+	pi := identity{r.Payload.Producer, r.Payload.Key, r.Payload.Seq}
+	switch {
+	case r.By == IdentityPayload && errors.Is(err, ErrNotAcknowledged) && st.uncertain[pi]:
+		res.UnconfirmedWrites++
+	case errors.Is(err, ErrAmbiguousPayload):
+		if !st.ambiguousReported[pi] {
+			st.ambiguousReported[pi] = true
+			res.InputErrors = append(res.InputErrors, fmt.Sprintf("producer %d key %s seq %d acknowledged more than once: records without idempotency headers cannot be identified by payload", pi.producer, pi.key, pi.seq))
+		}
+	default:
+		e := st.example(r.ID, o, what+err.Error())
+		if r.By == IdentityPayload {
+			e.IdentifiedBy = IdentityPayload
+		}
+		res.Unexpected.add(st.opts.MaxExamples, e)
+	}
+}
+
+// tolerate reports whether a payload-identified copy of an Ambiguous ack,
+// beyond the prior copies already seen in this topic, may be the
+// producer's own duplicate: Kinesis may hold the record once per attempt,
+// every copy with the same payload, so up to max(Attempts-1, 1) extra copies
+// are the producer's, not the bridge's.
+func (st *checkState) tolerate(r Identified, prior int, tolerated map[ID]int) bool {
+	if r.By != IdentityPayload || r.Ack < 0 || prior == 0 {
+		return false
+	}
+	a := st.acks[r.Ack]
+	if !a.Ambiguous || tolerated[r.ID] >= max(a.Attempts-1, 1) {
+		return false
+	}
+	tolerated[r.ID]++
+	return true
 }
 
 func (st *checkState) duplicates(copies map[ID][]copyRef, order []ID, topic string) {
@@ -663,6 +815,7 @@ func (st *checkState) accountAcks(mainCopies, dlqCopies map[ID][]copyRef, out []
 	for _, o := range out {
 		lastTS = max(lastTS, o.Timestamp.UnixMilli())
 	}
+	paired := st.pairAnonymous(dlqCopies)
 	for i, a := range st.acks {
 		id := IDOf(a)
 		if st.ackByID[id] != i || st.filtered[i] {
@@ -704,7 +857,7 @@ func (st *checkState) accountAcks(mainCopies, dlqCopies map[ID][]copyRef, out []
 				fmt.Sprintf("%s record in the main topic", a.Kind)))
 		}
 		switch {
-		case inDLQ != nil:
+		case inDLQ != nil || paired[i]:
 			res.DeadLettered++
 		case !anyMain:
 			res.LostDeadLetters++
@@ -720,6 +873,79 @@ func (st *checkState) accountAcks(mainCopies, dlqCopies map[ID][]copyRef, out []
 	if elapsed > 0 {
 		res.Throughput = float64(res.Replicated) / elapsed.Seconds()
 	}
+}
+
+// pairAnonymous matches the anonymous dead letters (identified neither by
+// headers nor by payload) to acknowledged malformed/oversized records that
+// have no identified copy in the DLQ: first a dead letter whose Kafka key is
+// the record's partition key, then any, oldest acknowledgement first. It
+// returns the matched acks. Dead letters left over are the producer's when
+// the unknown outcomes allow (Ambiguous or Unconfirmed dead-letter records),
+// DLQ findings otherwise. Counting cannot tell which record an anonymous
+// dead letter is, so one lost and another duplicated cancel out.
+func (st *checkState) pairAnonymous(dlqCopies map[ID][]copyRef) map[int]bool {
+	res := st.res
+	res.AnonymousDeadLetters = len(st.anonymous)
+	if len(st.anonymous) == 0 {
+		return nil
+	}
+	var cands []int
+	byKey := map[string][]int{}
+	spare := 0 // extra Kinesis copies of dead-letter records of unknown outcome
+	for i, a := range st.acks {
+		id := IDOf(a)
+		if st.ackByID[id] != i || st.filtered[i] || a.Kind == workload.KindNormal {
+			continue
+		}
+		if a.Ambiguous {
+			spare += max(a.Attempts-1, 1)
+		}
+		if len(dlqCopies[id]) > 0 {
+			continue
+		}
+		cands = append(cands, i)
+		byKey[a.PartitionKey] = append(byKey[a.PartitionKey], i)
+	}
+	for _, a := range st.opts.Unconfirmed {
+		if a.Kind != workload.KindNormal {
+			spare++
+		}
+	}
+	paired := map[int]bool{}
+	used := make([]bool, len(st.anonymous))
+	for j, o := range st.anonymous {
+		q := byKey[string(o.Key)]
+		for len(q) > 0 && paired[q[0]] {
+			q = q[1:]
+		}
+		if len(q) > 0 {
+			paired[q[0]], used[j] = true, true
+			q = q[1:]
+		}
+		byKey[string(o.Key)] = q
+	}
+	next := 0
+	for j := range st.anonymous {
+		if used[j] {
+			continue
+		}
+		for next < len(cands) && paired[cands[next]] {
+			next++
+		}
+		if next < len(cands) {
+			paired[cands[next]], used[j] = true, true
+			continue
+		}
+		if spare > 0 {
+			spare--
+			res.UnconfirmedWrites++
+			continue
+		}
+		o := &st.anonymous[j]
+		res.DLQ.add(st.opts.MaxExamples, st.example(ID{SubSeq: -1}, o,
+			"dead letter identified neither by idempotency headers nor by payload, and no acknowledged malformed/oversized record is left to account for it (a duplicate or a stray record)"))
+	}
+	return paired
 }
 
 func firstCounting(cs []copyRef) *copyRef {

@@ -23,17 +23,20 @@ import (
 	"github.com/shardbridge/shardbridge/fakes/kinesis"
 	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/workload"
-	"github.com/shardbridge/shardbridge/replicator/kpl"
 )
 
-// bridge is a deliberately simple stand-in for the replicator: it copies
-// every shard to Kafka in order, dead-letters what it cannot deliver, and
-// can be told to misbehave.
+// bridge is a deliberately simple Kinesis→Kafka bridge written for this
+// test (it shares no code with the replicator): it copies every shard to
+// Kafka in order, de-aggregating KPL aggregates, dead-letters what it cannot
+// deliver, and can be told to misbehave.
 type bridge struct {
 	maxBytes  int
 	skip      int // drop the n-th delivered record (1-based; 0 = never)
 	duplicate int // deliver the n-th record twice
-	n         int
+	// headerless writes no kinesis.* headers (only the dlq.* reasons), so
+	// the checker must identify records by payload.
+	headerless bool
+	n          int
 }
 
 func (b *bridge) run(ctx context.Context, t *testing.T, kc *sdk.Client, kafka *kgo.Client, stream string) {
@@ -65,6 +68,9 @@ func (b *bridge) run(ctx context.Context, t *testing.T, kc *sdk.Client, kafka *k
 
 func (b *bridge) deliver(ctx context.Context, t *testing.T, kafka *kgo.Client, stream, shard string, r types.Record) {
 	headers := func(sub int64) []kgo.RecordHeader {
+		if b.headerless {
+			return nil
+		}
 		h := []kgo.RecordHeader{
 			{Key: checker.HeaderStream, Value: []byte(stream)},
 			{Key: checker.HeaderShard, Value: []byte(shard)},
@@ -82,10 +88,10 @@ func (b *bridge) deliver(ctx context.Context, t *testing.T, kafka *kgo.Client, s
 			t.Fatal(err)
 		}
 	}
-	subs, err := kpl.Deaggregate(r.Data)
+	subs, err := deaggregate(r.Data)
 	switch {
-	case errors.Is(err, kpl.ErrNotAggregated):
-		subs = []kpl.SubRecord{{PartitionKey: *r.PartitionKey, Data: r.Data, SubSequence: -1}}
+	case errors.Is(err, errNotAggregated):
+		subs = []subRecord{{PartitionKey: *r.PartitionKey, Data: r.Data, SubSequence: -1}}
 	case err != nil:
 		dead(-1, r.Data, "deaggregate", err.Error())
 		return
@@ -128,6 +134,9 @@ func TestEndToEndThroughEmulators(t *testing.T) {
 		HTTPClient:  &http.Client{Transport: kinesis.SDKTransport(nil)},
 	})
 
+	// run replicates a fresh workload through b and checks the outcome;
+	// recheck judges the same history with other options.
+	var recheck func(checker.Options) checker.Result
 	run := func(t *testing.T, b *bridge) (checker.Result, *workload.Workload) {
 		stream := strings.NewReplacer("/", ".", " ", "_").Replace(t.Name())
 		if err := emu.CreateStream(stream, 2); err != nil {
@@ -163,7 +172,11 @@ func TestEndToEndThroughEmulators(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return checker.Check(w.Acked(), out, dlq, checker.Options{Unconfirmed: w.Unconfirmed()}), w
+		recheck = func(o checker.Options) checker.Result {
+			o.Unconfirmed = w.Unconfirmed()
+			return checker.Check(w.Acked(), out, dlq, o)
+		}
+		return recheck(checker.Options{}), w
 	}
 
 	t.Run("faithful", func(t *testing.T) {
@@ -184,6 +197,35 @@ func TestEndToEndThroughEmulators(t *testing.T) {
 		g.Expect(res.Lost.Count).To(gomega.Equal(1))
 		g.Expect(res.Duplicated.Count).To(gomega.Equal(1))
 		g.Expect(res).NotTo(checker.LoseNothing())
+		g.Expect(res).NotTo(checker.Pass(checker.AtLeastOnce))
+	})
+	t.Run("headerless faithful", func(t *testing.T) {
+		g := gomega.NewWithT(t)
+		res, w := run(t, &bridge{maxBytes: 32 << 10, headerless: true})
+		g.Expect(res).To(checker.Pass(checker.ExactlyOnce))
+		g.Expect(res).To(checker.BeExactlyOnceByIdempotence())
+		g.Expect(res).To(checker.AccountForEveryDLQRecord())
+		g.Expect(res.Acked).To(gomega.Equal(int(w.Produced())))
+		g.Expect(res.IdentifiedByPayload).To(gomega.Equal(res.OutputRecords))
+		g.Expect(res.Replicated).To(gomega.Equal(res.AckedNormal))
+		// Corrupt aggregates and truncated oversized payloads are not
+		// payloads: matched to the dead-letter acks by count.
+		g.Expect(res.AnonymousDeadLetters).To(gomega.Equal(res.AckedMalformed + res.AckedOversized))
+		g.Expect(res.DeadLettered).To(gomega.Equal(res.AckedMalformed + res.AckedOversized))
+		g.Expect(res.Latency.Count).To(gomega.BeEquivalentTo(res.Replicated))
+		g.Expect(res.AckedMalformed).To(gomega.BeNumerically(">", 0))
+		// Requiring the headers reports every record.
+		strict := recheck(checker.Options{Identity: checker.IdentityHeaders})
+		g.Expect(strict.Unexpected.Count).To(gomega.Equal(strict.OutputRecords))
+		g.Expect(strict.DLQ.Count).To(gomega.Equal(strict.DLQRecords))
+		g.Expect(strict.Lost.Count).To(gomega.Equal(strict.Acked))
+	})
+	t.Run("headerless sabotaged", func(t *testing.T) {
+		g := gomega.NewWithT(t)
+		res, _ := run(t, &bridge{maxBytes: 32 << 10, skip: 50, duplicate: 120, headerless: true})
+		g.Expect(res.Lost.Count).To(gomega.Equal(1))
+		g.Expect(res.Duplicated.Count).To(gomega.Equal(1))
+		g.Expect(res.ReorderedPerKey.Count + res.ReorderedPerShard.Count + res.Unexpected.Count + res.DLQ.Count).To(gomega.BeZero())
 		g.Expect(res).NotTo(checker.Pass(checker.AtLeastOnce))
 	})
 	t.Run("oversized delivered", func(t *testing.T) {

@@ -70,7 +70,9 @@ func FromRecord(r *kgo.Record) Observed {
 	return o
 }
 
-// ID parses the record's idempotency key from its headers.
+// ID parses the record's idempotency key from its headers only. Check also
+// identifies records without headers, by payload: see AckIndex.Identify and
+// IdentityRule.
 func (o Observed) ID() (ID, error) {
 	shard, seq := o.Headers[HeaderShard], o.Headers[HeaderSeq]
 	if shard == "" || seq == "" {

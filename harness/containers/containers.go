@@ -3,14 +3,14 @@
 // testcontainers-go, for machines with a Docker engine.
 //
 // Contract:
-//   - Start brings up both containers and returns harness.Services: raw
+//   - Start brings up both containers and returns backend.Services: raw
 //     endpoints (the harness puts its AWS fault proxy in front of them), the
 //     Kafka seed broker, a BrokerControl that stops and starts the Redpanda
 //     container with its data and its advertised address kept, and Close,
 //     which removes both containers. Starter adapts Start to
-//     harness.WithContainers.
+//     backend.WithContainers.
 //   - Without a usable Docker engine Start fails fast, before touching any
-//     container, with an error that matches harness.ErrBackendUnavailable
+//     container, with an error that matches backend.ErrBackendUnavailable
 //     (errors.Is) and whose message starts with "Docker not available: "
 //     followed by the reason. It never panics (testcontainers' panics on a
 //     missing engine are turned into that error). SkipReason extracts the
@@ -41,7 +41,7 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/shardbridge/shardbridge/harness"
+	"github.com/shardbridge/shardbridge/harness/backend"
 )
 
 // Pinned images. LocalStack's `latest` needs an auth token since 2026-03; 4.4
@@ -184,7 +184,7 @@ func firstNonEmpty(vs ...string) string {
 
 // Start runs LocalStack and Redpanda and returns their services. Close them
 // (Services.Close) when done; on error nothing is left running.
-func Start(ctx context.Context, opts ...Option) (svc *harness.Services, err error) {
+func Start(ctx context.Context, opts ...Option) (svc *backend.Services, err error) {
 	cfg := newConfig(opts)
 	if err := cfg.checkDocker(ctx); err != nil {
 		return nil, Unavailable(err)
@@ -222,7 +222,7 @@ func Start(ctx context.Context, opts ...Option) (svc *harness.Services, err erro
 
 	cfg.logger.Info("containers backend up", "localstack", ls.endpoint, "localstack_image", cfg.LocalStackImage(),
 		"kafka", rp.broker, "redpanda_image", cfg.RedpandaImage())
-	return &harness.Services{
+	return &backend.Services{
 		KinesisEndpoint:  ls.endpoint,
 		DynamoDBEndpoint: ls.endpoint, // LocalStack serves every service on one port
 		Brokers:          []string{rp.broker},
@@ -233,10 +233,10 @@ func Start(ctx context.Context, opts ...Option) (svc *harness.Services, err erro
 	}, nil
 }
 
-// Starter adapts Start to harness.WithContainers. The harness's logger is
+// Starter adapts Start to backend.WithContainers. The harness's logger is
 // used unless opts set one.
-func Starter(opts ...Option) harness.ServicesStarter {
-	return func(ctx context.Context, logger *slog.Logger) (*harness.Services, error) {
+func Starter(opts ...Option) backend.ServicesStarter {
+	return func(ctx context.Context, logger *slog.Logger) (*backend.Services, error) {
 		all := make([]Option, 0, len(opts)+1)
 		if logger != nil {
 			all = append(all, WithLogger(logger))
@@ -246,7 +246,7 @@ func Starter(opts ...Option) harness.ServicesStarter {
 }
 
 // dockerUnavailableError is the "no Docker" error: it matches
-// harness.ErrBackendUnavailable and unwraps to the reason.
+// backend.ErrBackendUnavailable and unwraps to the reason.
 type dockerUnavailableError struct{ reason error }
 
 func (e *dockerUnavailableError) Error() string {
@@ -254,11 +254,11 @@ func (e *dockerUnavailableError) Error() string {
 }
 
 func (e *dockerUnavailableError) Unwrap() []error {
-	return []error{harness.ErrBackendUnavailable, e.reason}
+	return []error{backend.ErrBackendUnavailable, e.reason}
 }
 
 // Unavailable wraps reason as the backend's "Docker not available" error
-// (it matches harness.ErrBackendUnavailable). A reason that already is one
+// (it matches backend.ErrBackendUnavailable). A reason that already is one
 // is returned unchanged.
 func Unavailable(reason error) error {
 	var d *dockerUnavailableError
@@ -283,7 +283,7 @@ func SkipReason(err error) (string, bool) {
 }
 
 // CheckDocker reports whether a Docker engine is usable: nil, or an error
-// matching harness.ErrBackendUnavailable whose message starts with
+// matching backend.ErrBackendUnavailable whose message starts with
 // "Docker not available: ". It asks the engine for its info (the same probe
 // testcontainers' provider health check uses), bounded to a few seconds.
 func CheckDocker(ctx context.Context) error {

@@ -18,7 +18,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/modules/redpanda"
 	"github.com/testcontainers/testcontainers-go/wait"
 
-	"github.com/shardbridge/shardbridge/harness"
+	"github.com/shardbridge/shardbridge/harness/backend"
 )
 
 // envMap is a lookup over a fixed map, so no test depends on the caller's
@@ -311,7 +311,7 @@ func TestStartWithoutDocker(t *testing.T) {
 func TestStarterThroughHarness(t *testing.T) {
 	// The seam exactly as the scenario suite uses it, with Docker absent.
 	start := Starter(WithDockerCheck(func(context.Context) error { return errors.New("no engine here") }))
-	_, err := harness.Start(context.Background(), harness.WithBackend(harness.BackendContainers), harness.WithContainers(start))
+	_, err := backend.Start(context.Background(), backend.WithKind(backend.Containers), backend.WithContainers(start))
 	assertUnavailableWrapped(t, err)
 	line, ok := SkipReason(err)
 	if !ok || line != "Docker not available: no engine here" {
@@ -344,7 +344,7 @@ func TestUnavailable(t *testing.T) {
 	if _, ok := SkipReason(errors.New("other")); ok {
 		t.Error("SkipReason accepted an unrelated error")
 	}
-	if _, ok := SkipReason(harness.ErrBackendUnavailable); ok {
+	if _, ok := SkipReason(backend.ErrBackendUnavailable); ok {
 		t.Error("SkipReason accepted another backend's unavailability")
 	}
 }
@@ -365,8 +365,8 @@ func assertUnavailableWrapped(t *testing.T, err error) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if !errors.Is(err, harness.ErrBackendUnavailable) {
-		t.Errorf("error %v does not match harness.ErrBackendUnavailable", err)
+	if !errors.Is(err, backend.ErrBackendUnavailable) {
+		t.Errorf("error %v does not match backend.ErrBackendUnavailable", err)
 	}
 	if _, ok := SkipReason(err); !ok {
 		t.Errorf("SkipReason does not recognise %v", err)

@@ -15,17 +15,17 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shardbridge/shardbridge/harness"
+	"github.com/shardbridge/shardbridge/harness/backend"
 	"github.com/shardbridge/shardbridge/harness/containers"
 )
 
 // startOrSkip starts the containers backend through the harness seam. Without
 // Docker it skips with "Docker not available: <reason>" — unless
 // SHARDBRIDGE_REQUIRE_DOCKER=true, where a missing engine is a failure.
-func startOrSkip(t *testing.T) *harness.Env {
+func startOrSkip(t *testing.T) *backend.Env {
 	t.Helper()
 	ctx := context.Background()
-	env, err := harness.Start(ctx, harness.WithBackend(harness.BackendContainers), harness.WithContainers(containers.Starter()))
+	env, err := backend.Start(ctx, backend.WithKind(backend.Containers), backend.WithContainers(containers.Starter()))
 	if err != nil {
 		if reason, ok := containers.SkipReason(err); ok {
 			if required, _ := strconv.ParseBool(os.Getenv(containers.EnvRequireDocker)); required {
@@ -51,7 +51,7 @@ func TestContainersSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	if got := env.Backend(); got != harness.BackendContainers {
+	if got := env.Backend(); got != backend.Containers {
 		t.Fatalf("backend = %s", got)
 	}
 

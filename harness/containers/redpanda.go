@@ -102,7 +102,7 @@ func isPortConflict(err error) bool {
 }
 
 // redpandaBroker is the running Redpanda container; it is the backend's
-// harness.BrokerControl.
+// backend.BrokerControl.
 type redpandaBroker struct {
 	mu          sync.Mutex
 	ctr         testcontainers.Container

@@ -16,7 +16,6 @@ import (
 	"github.com/shardbridge/shardbridge/fakes/clock"
 	"github.com/shardbridge/shardbridge/fakes/kinesis"
 	"github.com/shardbridge/shardbridge/harness/workload"
-	"github.com/shardbridge/shardbridge/replicator/kpl"
 )
 
 // emulated starts the in-process Kinesis emulator (real-time clock, so its
@@ -108,10 +107,10 @@ func verify(t *testing.T, acks []workload.Ack, recs []kinesisRecord) {
 	found := 0
 	last := map[stream]int64{}
 	for _, r := range recs {
-		subs, err := kpl.Deaggregate(r.data)
+		subs, err := workload.DecodeKPL(r.data)
 		switch {
-		case errors.Is(err, kpl.ErrNotAggregated):
-			subs = []kpl.SubRecord{{PartitionKey: r.pk, Data: r.data, SubSequence: -1}}
+		case errors.Is(err, workload.ErrNotKPL):
+			subs = []workload.KPLSub{{PartitionKey: r.pk, Data: r.data, SubSequence: -1}}
 		case err != nil: // a deliberately corrupted aggregate
 			a, ok := byID[id{r.shard, r.seq, -1}]
 			if !ok || a.Kind != workload.KindMalformed {

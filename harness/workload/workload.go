@@ -59,8 +59,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/shardbridge/shardbridge/replicator/kpl"
 )
 
 // PutRecordsAPI is the part of *kinesis.Client a workload uses.
@@ -397,20 +395,20 @@ func (p *producer) build(u *unit) error {
 	switch {
 	case u.kind == KindMalformed && cfg.malformedStyle == MalformedAggregate:
 		inner := payload(0, KindNormal) // valid inside; the framing is what is broken
-		agg, err := kpl.Aggregate([]kpl.SubRecord{{PartitionKey: u.key, ExplicitHashKey: u.hashKey, Data: inner}})
+		agg, err := aggregate([]subRecord{{partitionKey: u.key, explicitHashKey: u.hashKey, data: inner}})
 		if err != nil {
 			return fmt.Errorf("aggregate: %w", err)
 		}
 		u.data = corruptAggregate(agg)
 		u.subSizes = []int{len(u.data)}
 	case p.aggregated(u):
-		subs := make([]kpl.SubRecord, len(u.sizes))
+		subs := make([]subRecord, len(u.sizes))
 		for i := range subs {
 			d := payload(i, KindNormal)
-			subs[i] = kpl.SubRecord{PartitionKey: u.key, ExplicitHashKey: p.subHashKey(u, i), Data: d}
+			subs[i] = subRecord{partitionKey: u.key, explicitHashKey: p.subHashKey(u, i), data: d}
 			u.subSizes = append(u.subSizes, len(d))
 		}
-		agg, err := kpl.Aggregate(subs)
+		agg, err := aggregate(subs)
 		if err != nil {
 			return fmt.Errorf("aggregate: %w", err)
 		}

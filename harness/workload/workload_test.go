@@ -17,8 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/shardbridge/shardbridge/replicator/kpl"
 )
 
 // scripted is a PutRecords stand-in that misbehaves on purpose: it rejects
@@ -99,9 +97,9 @@ func (s *scripted) unpack(t *testing.T) []logged {
 	var out []logged
 	for shard, recs := range s.log {
 		for _, r := range recs {
-			subs, err := kpl.Deaggregate(r.data)
-			if errors.Is(err, kpl.ErrNotAggregated) {
-				subs, err = []kpl.SubRecord{{Data: r.data, SubSequence: -1}}, nil
+			subs, err := DecodeKPL(r.data)
+			if errors.Is(err, ErrNotKPL) {
+				subs, err = []KPLSub{{Data: r.data, SubSequence: -1}}, nil
 			}
 			if err != nil { // a deliberately corrupted aggregate
 				out = append(out, logged{shard: shard, seq: r.seq, sub: -1, raw: r.data})
@@ -170,7 +168,7 @@ func checkOrder(t *testing.T, w *Workload, s *scripted, total int) {
 		maxSeen := map[streamKey]int64{}
 		for _, r := range recs {
 			var payloads [][]byte
-			if subs, err := kpl.Deaggregate(r.data); err == nil {
+			if subs, err := DecodeKPL(r.data); err == nil {
 				for _, sr := range subs {
 					payloads = append(payloads, sr.Data)
 				}
@@ -344,9 +342,9 @@ func TestWorkloadRecordKinds(t *testing.T) {
 	s.mu.Lock()
 	for _, recs := range s.log {
 		for _, r := range recs {
-			if _, err := kpl.Deaggregate(r.data); err != nil && !errors.Is(err, kpl.ErrNotAggregated) {
+			if _, err := DecodeKPL(r.data); err != nil && !errors.Is(err, ErrNotKPL) {
 				corrupt++
-				if !kpl.IsAggregated(r.data) {
+				if !IsKPL(r.data) {
 					t.Fatal("corrupt aggregate lost its magic or MD5")
 				}
 			}
@@ -553,7 +551,7 @@ func TestWorkloadSubRecordHashKeys(t *testing.T) {
 	n := 0
 	for _, recs := range s.log {
 		for _, r := range recs {
-			subs, err := kpl.Deaggregate(r.data)
+			subs, err := DecodeKPL(r.data)
 			if err != nil {
 				t.Fatalf("record %s is not an aggregate: %v", r.seq, err)
 			}

@@ -1,5 +1,6 @@
 // Package config loads the replicator's settings from the environment and
-// command-line flags.
+// command-line flags, and holds the one place where settings get their
+// defaults (Defaults) and are checked (Validate).
 //
 // Contract:
 //   - Every setting has an environment variable and a mirroring flag; a flag
@@ -9,9 +10,16 @@
 //   - The names of the Python KCL bridge the replicator replaces keep working
 //     (KCL_*, KAFKA_*, CHECKPOINT_FREQ_SECONDS); new settings use the prefix
 //     REPLICATOR_.
+//   - Defaults are defined once, in the settings table, and Defaults returns
+//     them; Load starts from it, and WithDefaults fills a Config built in code
+//     from it.
+//   - Validate checks every setting, alone and in combination, whatever built
+//     the Config: Load calls it, and so do replicator.New and kafkaopts.Build,
+//     which check nothing of their own beyond what needs the file system or
+//     the network.
 //   - Every error names the setting it is about, in the form
 //     `NAME: what is wrong`, on one line, so the binary can print it and exit 2.
-//   - Load never touches the network or the file system.
+//   - Load and Validate never touch the network or the file system.
 package config
 
 import (
@@ -108,10 +116,10 @@ type Setting struct {
 	Description string
 }
 
-// spec is a setting plus how it is parsed into a Config.
+// spec is a setting plus how it is parsed into a Config and checked.
 type spec struct {
 	Setting
-	set func(c *Config, v string) error // v is never empty
+	rule
 }
 
 // emptyDisables lists the settings for which a variable set to "" means
@@ -178,9 +186,18 @@ func Usage(w io.Writer) {
 }
 
 // Defaults returns a Config holding every default and nothing else (the
-// required settings are empty); programs that build a Config in code, such as
-// tests, start from it.
+// required settings are empty; WorkerID is generated, hostname-pid-random).
+// It is the one place defaults come from: the settings table's Default
+// column, which the documentation is tested against.
 func Defaults() Config {
+	c := defaultCfg()
+	c.WorkerID = defaultWorkerID()
+	return c
+}
+
+// defaultCfg is the settings table's Default column as a Config (without the
+// generated WorkerID).
+func defaultCfg() Config {
 	var c Config
 	for _, s := range specs {
 		if s.Default != "" {
@@ -189,14 +206,74 @@ func Defaults() Config {
 			}
 		}
 	}
-	if c.WorkerID == "" {
-		c.WorkerID = defaultWorkerID()
-	}
 	return c
 }
 
+// WithDefaults returns c with the defaults of Defaults in the settings a
+// Config built in code left at their zero value: the durations and limits,
+// and the initial position, delivery, partitioning, decompression,
+// transform and security protocol. A zero value that is itself a valid
+// setting is kept: Linger 0 (send at once), MetricsAddr "" (no HTTP server),
+// KafkaClientID and Compression "" (franz-go's own), LogLevel info, and the
+// optional settings. WorkerID is never made up here: instances must be told
+// apart, so Validate requires it. With a SASL_* protocol, SASLMechanism ""
+// becomes PLAIN, as in Load.
+func (c Config) WithDefaults() Config {
+	d := defaultCfg()
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setInt := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setStr := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	setDur(&c.CheckpointInterval, d.CheckpointInterval)
+	setDur(&c.PollInterval, d.PollInterval)
+	setDur(&c.FailoverTime, d.FailoverTime)
+	setDur(&c.ShardSyncInterval, d.ShardSyncInterval)
+	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setDur(&c.StartupTimeout, d.StartupTimeout)
+	setInt(&c.MaxInFlightPerShard, d.MaxInFlightPerShard)
+	setInt(&c.MaxInFlightBytesPerShard, d.MaxInFlightBytesPerShard)
+	setInt(&c.MaxRecordsPerGet, d.MaxRecordsPerGet)
+	setInt(&c.BatchMaxBytes, d.BatchMaxBytes)
+	setStr(&c.InitialPosition, d.InitialPosition)
+	setStr(&c.DeliveryMode, d.DeliveryMode)
+	setStr(&c.Partitioning, d.Partitioning)
+	setStr(&c.Decompress, d.Decompress)
+	setStr(&c.Transform, d.Transform)
+	setStr(&c.SecurityProtocol, d.SecurityProtocol)
+	c.saslDefault()
+	return c
+}
+
+// saslDefault gives a SASL_* protocol its default mechanism, PLAIN. (It
+// cannot live in the settings table: without SASL the mechanism must stay
+// empty.)
+func (c *Config) saslDefault() {
+	if c.SASL() && c.SASLMechanism == "" {
+		c.SASLMechanism = "PLAIN"
+	}
+}
+
+// SASL reports whether the security protocol authenticates with SASL.
+func (c Config) SASL() bool {
+	return c.SecurityProtocol == "SASL_PLAINTEXT" || c.SecurityProtocol == "SASL_SSL"
+}
+
+// TLS reports whether the security protocol dials the brokers with TLS.
+func (c Config) TLS() bool { return c.SecurityProtocol == "SSL" || c.SecurityProtocol == "SASL_SSL" }
+
 func load(lookup func(string) (string, bool), flags map[string]string) (Config, error) {
-	var c Config
+	c := Defaults()
 	for _, s := range specs {
 		v, ok := flags[s.Env]
 		if !ok {
@@ -204,22 +281,17 @@ func load(lookup func(string) (string, bool), flags map[string]string) (Config, 
 		}
 		v = strings.TrimSpace(v)
 		if v == "" && ok && emptyDisables[s.Env] {
-			continue
+			v = "off"
 		}
 		if v == "" {
-			v = s.Default
-		}
-		if v == "" {
-			continue
+			continue // the default stays
 		}
 		if err := s.set(&c, v); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", name(s), err)
 		}
 	}
-	if c.WorkerID == "" {
-		c.WorkerID = defaultWorkerID()
-	}
-	if err := c.validate(); err != nil {
+	c.saslDefault()
+	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -229,29 +301,30 @@ func load(lookup func(string) (string, bool), flags map[string]string) (Config, 
 // which is what operators of the old bridge know.
 func name(s spec) string { return s.Env }
 
-// validate checks required settings and combinations.
-func (c *Config) validate() error {
-	required := []struct {
-		env string
-		ok  bool
-	}{
-		{"KCL_STREAM_NAME", c.StreamName != ""},
-		{"KCL_APPLICATION_NAME", c.ApplicationName != ""},
-		{"KAFKA_TOPIC", c.KafkaTopic != ""},
-		{"KAFKA_BOOTSTRAP_SERVERS", len(c.KafkaBrokers) > 0},
-	}
-	for _, r := range required {
-		if !r.ok {
-			return fmt.Errorf("%s: required", r.env)
+// Validate checks every setting: each one on its own, in the order of the
+// settings table, then the combinations. The error names the first setting
+// found wrong, by its environment variable (`NAME: what is wrong`, one line).
+func (c Config) Validate() error {
+	for _, s := range specs {
+		if s.check == nil {
+			continue
+		}
+		if err := s.check(&c); err != nil {
+			return fmt.Errorf("%s: %w", name(s), err)
 		}
 	}
+	return c.validateTogether()
+}
+
+// validateTogether checks the settings that depend on each other.
+func (c Config) validateTogether() error {
 	if c.InitialPosition == AtTimestamp && c.InitialTimestamp.IsZero() {
 		return errors.New("REPLICATOR_INITIAL_TIMESTAMP: required when KCL_INITIAL_POSITION is AT_TIMESTAMP")
 	}
 	if c.InitialPosition != AtTimestamp && !c.InitialTimestamp.IsZero() {
 		return fmt.Errorf("REPLICATOR_INITIAL_TIMESTAMP: only used with KCL_INITIAL_POSITION=AT_TIMESTAMP (it is %s)", c.InitialPosition)
 	}
-	sasl := c.SecurityProtocol == "SASL_PLAINTEXT" || c.SecurityProtocol == "SASL_SSL"
+	sasl := c.SASL()
 	switch {
 	case sasl && c.SASLUsername == "":
 		return fmt.Errorf("KAFKA_SASL_USERNAME: required when KAFKA_SECURITY_PROTOCOL is %s", c.SecurityProtocol)
@@ -263,11 +336,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("KAFKA_SASL_PASSWORD: set, but KAFKA_SECURITY_PROTOCOL is %s (use SASL_SSL or SASL_PLAINTEXT)", c.SecurityProtocol)
 	case !sasl && c.SASLMechanism != "":
 		return fmt.Errorf("KAFKA_SASL_MECHANISM: set, but KAFKA_SECURITY_PROTOCOL is %s (use SASL_SSL or SASL_PLAINTEXT)", c.SecurityProtocol)
-	case sasl && c.SASLMechanism == "":
-		c.SASLMechanism = "PLAIN"
 	}
-	tls := c.SecurityProtocol == "SSL" || c.SecurityProtocol == "SASL_SSL"
-	if !tls {
+	if !c.TLS() {
 		for _, f := range []struct{ env, v string }{
 			{"REPLICATOR_KAFKA_TLS_CA_FILE", c.TLSCAFile},
 			{"REPLICATOR_KAFKA_TLS_CERT_FILE", c.TLSCertFile},
@@ -287,9 +357,6 @@ func (c *Config) validate() error {
 	}
 	if c.DLQTopic != "" && c.DLQTopic == c.KafkaTopic {
 		return errors.New("REPLICATOR_DLQ_TOPIC: must differ from KAFKA_TOPIC")
-	}
-	if c.FailoverTime < 3*MinPollInterval {
-		return fmt.Errorf("REPLICATOR_FAILOVER_TIME: %s is too short (minimum %s)", c.FailoverTime, 3*MinPollInterval)
 	}
 	return nil
 }

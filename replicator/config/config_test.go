@@ -244,3 +244,117 @@ func TestRedacted(t *testing.T) {
 		t.Errorf("logged config: %s", buf.String())
 	}
 }
+
+// inCode is a Config built in code as replicator.New receives one: the
+// required settings and nothing else.
+func inCode() Config {
+	return Config{StreamName: "orders", ApplicationName: "orders-bridge", KafkaTopic: "orders",
+		KafkaBrokers: []string{"b1:9092"}, WorkerID: "w1"}
+}
+
+// WithDefaults fills what a Config built in code left at zero, and keeps
+// the zero values that are settings of their own.
+func TestWithDefaults(t *testing.T) {
+	c := inCode().WithDefaults()
+	d := Defaults()
+	d.StreamName, d.ApplicationName, d.KafkaTopic, d.KafkaBrokers, d.WorkerID = c.StreamName, c.ApplicationName, c.KafkaTopic, c.KafkaBrokers, c.WorkerID
+	// Zero on purpose: send at once, no HTTP server, franz-go's client id and compression.
+	d.Linger, d.MetricsAddr, d.KafkaClientID, d.Compression = 0, "", "", ""
+	if got, w := slog.AnyValue(c).String(), slog.AnyValue(d).String(); got != w {
+		t.Errorf("WithDefaults:\n got %s\nwant %s", got, w)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	kept := inCode()
+	kept.FailoverTime, kept.Partitioning, kept.SecurityProtocol = time.Minute, PartitionByShard, "SASL_SSL"
+	kept = kept.WithDefaults()
+	if kept.FailoverTime != time.Minute || kept.Partitioning != PartitionByShard || kept.SASLMechanism != "PLAIN" {
+		t.Errorf("WithDefaults overwrote settings or left the SASL mechanism empty: %+v", kept.Redacted())
+	}
+	noWorker := inCode()
+	noWorker.WorkerID = ""
+	if err := noWorker.WithDefaults().Validate(); err == nil || err.Error() != "REPLICATOR_WORKER_ID: required" {
+		t.Errorf("empty WorkerID: %v", err)
+	}
+}
+
+// Validate judges a Config built in code as Load judges the environment:
+// every setting, named by its environment variable. (These were checked by
+// replicator.New and kafkaopts.Build before.)
+func TestValidateErrorsNameTheSetting(t *testing.T) {
+	cases := []struct {
+		set  func(*Config)
+		want string // error prefix
+	}{
+		{func(c *Config) { c.StreamName = "" }, "KCL_STREAM_NAME: required"},
+		{func(c *Config) { c.ApplicationName = "" }, "KCL_APPLICATION_NAME: required"},
+		{func(c *Config) { c.KafkaTopic = "" }, "KAFKA_TOPIC: required"},
+		{func(c *Config) { c.KafkaBrokers = nil }, "KAFKA_BOOTSTRAP_SERVERS: required"},
+		{func(c *Config) { c.KafkaBrokers = []string{"b1:9092", " "} }, `KAFKA_BOOTSTRAP_SERVERS: " " is not host:port`},
+		{func(c *Config) { c.WorkerID = "" }, "REPLICATOR_WORKER_ID: required"},
+		{func(c *Config) { c.DeliveryMode = ExactlyOnce }, `REPLICATOR_DELIVERY: "exactly-once" is not implemented yet (use at-least-once)`},
+		{func(c *Config) { c.Partitioning = "random" }, `REPLICATOR_PARTITIONING: "random" is not one of key, shard`},
+		{func(c *Config) { c.InitialPosition = "EARLIEST" }, `KCL_INITIAL_POSITION: "EARLIEST" is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP`},
+		{func(c *Config) { c.InitialPosition = AtTimestamp }, "REPLICATOR_INITIAL_TIMESTAMP: required when KCL_INITIAL_POSITION is AT_TIMESTAMP"},
+		{func(c *Config) { c.CheckpointInterval = -time.Second }, `CHECKPOINT_FREQ_SECONDS: "-1" must be greater than 0`},
+		{func(c *Config) { c.PollInterval = 50 * time.Millisecond }, `REPLICATOR_POLL_INTERVAL: "50ms" is below the minimum 200ms`},
+		{func(c *Config) { c.FailoverTime = 100 * time.Millisecond }, "REPLICATOR_FAILOVER_TIME: 100ms is too short (minimum 600ms)"},
+		{func(c *Config) { c.MaxRecordsPerGet = 20000 }, "REPLICATOR_MAX_RECORDS_PER_GET: 20000 is outside 1..10000"},
+		{func(c *Config) { c.Decompress = "lzma" }, `REPLICATOR_DECOMPRESS: "lzma" is not one of none, gzip, zstd, auto`},
+		{func(c *Config) { c.Transform = "json-filter:" }, `REPLICATOR_TRANSFORM: "json-filter:": want json-filter:FIELD=VALUE`},
+		{func(c *Config) { c.MetricsAddr = "9464" }, `REPLICATOR_METRICS_ADDR: "9464" is not host:port or :port`},
+		{func(c *Config) { c.KinesisEndpoint = "localhost:4566" }, `REPLICATOR_KINESIS_ENDPOINT: "localhost:4566" is not an http(s) URL`},
+		// Kafka (formerly kafkaopts.Build's own checks).
+		{func(c *Config) { c.SecurityProtocol = "SASL_TLS" }, `KAFKA_SECURITY_PROTOCOL: "SASL_TLS" is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL`},
+		{func(c *Config) {
+			c.SecurityProtocol, c.SASLMechanism, c.SASLUsername, c.SASLPassword = "SASL_SSL", "GSSAPI", "u", "p"
+		}, `KAFKA_SASL_MECHANISM: "GSSAPI" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`},
+		{func(c *Config) { c.SecurityProtocol, c.SASLPassword = "SASL_PLAINTEXT", "p" }, "KAFKA_SASL_USERNAME: required when KAFKA_SECURITY_PROTOCOL is SASL_PLAINTEXT"},
+		{func(c *Config) { c.SecurityProtocol, c.SASLUsername = "SASL_PLAINTEXT", "u" }, "KAFKA_SASL_PASSWORD: required when KAFKA_SECURITY_PROTOCOL is SASL_PLAINTEXT"},
+		{func(c *Config) { c.SASLUsername = "u" }, "KAFKA_SASL_USERNAME: set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"},
+		{func(c *Config) { c.SecurityProtocol, c.SASLMechanism = "SSL", "PLAIN" }, "KAFKA_SASL_MECHANISM: set, but KAFKA_SECURITY_PROTOCOL is SSL"},
+		{func(c *Config) { c.TLSCAFile = "/x" }, "REPLICATOR_KAFKA_TLS_CA_FILE: set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"},
+		{func(c *Config) {
+			c.SecurityProtocol, c.SASLUsername, c.SASLPassword, c.TLSInsecureSkipVerify = "SASL_PLAINTEXT", "u", "p", true
+		}, "REPLICATOR_KAFKA_TLS_INSECURE_SKIP_VERIFY: set, but KAFKA_SECURITY_PROTOCOL is SASL_PLAINTEXT"},
+		{func(c *Config) { c.SecurityProtocol, c.TLSCertFile = "SSL", "/x.pem" }, "REPLICATOR_KAFKA_TLS_KEY_FILE: required with REPLICATOR_KAFKA_TLS_CERT_FILE"},
+		{func(c *Config) { c.Compression = "brotli" }, `REPLICATOR_KAFKA_COMPRESSION: "brotli" is not one of none, gzip, snappy, lz4, zstd`},
+		{func(c *Config) { c.Linger = -time.Millisecond }, `REPLICATOR_KAFKA_LINGER: "-1ms" is below the minimum 0s`},
+		{func(c *Config) { c.BatchMaxBytes = 100 }, "REPLICATOR_KAFKA_BATCH_MAX_BYTES: 100 is outside 1024..1073741824"},
+		{func(c *Config) { c.DLQTopic = c.KafkaTopic }, "REPLICATOR_DLQ_TOPIC: must differ from KAFKA_TOPIC"},
+	}
+	for _, tc := range cases {
+		c := inCode().WithDefaults()
+		tc.set(&c)
+		err := c.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("got %v, want prefix %q", err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("error spans lines: %q", err)
+		}
+	}
+}
+
+// Every value Load produces passes Validate again unchanged (replicator.New
+// validates what Load returned).
+func TestLoadedConfigValidates(t *testing.T) {
+	m := minimal()
+	m["KAFKA_SECURITY_PROTOCOL"], m["KAFKA_SASL_USERNAME"], m["KAFKA_SASL_PASSWORD"] = "sasl_ssl", "u", "p"
+	m["REPLICATOR_KAFKA_COMPRESSION"], m["REPLICATOR_METRICS_ADDR"] = "ZSTD", "off"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecurityProtocol != "SASL_SSL" || c.SASLMechanism != "PLAIN" || c.Compression != "zstd" || c.MetricsAddr != "" {
+		t.Errorf("got %+v", c.Redacted())
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate of a loaded Config: %v", err)
+	}
+	if got, w := slog.AnyValue(c.WithDefaults()).String(), slog.AnyValue(c).String(); got != w {
+		t.Errorf("WithDefaults changed a loaded Config:\n got %s\nwant %s", got, w)
+	}
+}

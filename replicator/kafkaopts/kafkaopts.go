@@ -2,22 +2,25 @@
 // client options, and checks at start that the brokers answer.
 //
 // Contract:
-//   - Build validates every setting and returns an error that starts with
-//     the setting's environment variable, e.g.
-//     `KAFKA_SASL_MECHANISM: unsupported "GSSAPI" (want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`.
+//   - Build takes a config.Config and calls its Validate first, so a bad
+//     setting is the same one-line error, naming the setting's environment
+//     variable, as everywhere else; Build checks no setting of its own. Its
+//     only errors of its own come from reading the TLS files, and they name
+//     the setting too, e.g.
+//     `REPLICATOR_KAFKA_TLS_CA_FILE: no PEM certificate in /etc/ca.pem`.
 //   - The producer is always idempotent with acks=all. Both are franz-go's
 //     defaults; Build states them explicitly so a changed default upstream
 //     cannot weaken delivery, and the tests read them back from a client.
-//     With TransactionalID set the producer is transactional as well.
-//   - KAFKA_SECURITY_PROTOCOL: PLAINTEXT (default), SSL, SASL_PLAINTEXT,
-//     SASL_SSL (case-insensitive). SSL and SASL_SSL dial TLS with the system
-//     roots plus REPLICATOR_KAFKA_TLS_CA_FILE when set, an optional client
-//     certificate (REPLICATOR_KAFKA_TLS_CERT_FILE/KEY_FILE) and optionally no
+//   - KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL. SSL
+//     and SASL_SSL dial TLS with the system roots plus
+//     REPLICATOR_KAFKA_TLS_CA_FILE when set, an optional client certificate
+//     (REPLICATOR_KAFKA_TLS_CERT_FILE/KEY_FILE) and optionally no
 //     verification (REPLICATOR_KAFKA_TLS_INSECURE_SKIP_VERIFY, for tests).
 //     SASL_* authenticate with PLAIN (default), SCRAM-SHA-256 or
-//     SCRAM-SHA-512 using franz-go's sasl/plain and sasl/scram. Credentials
-//     or TLS files given with a protocol that would ignore them are an
-//     error, never silently dropped.
+//     SCRAM-SHA-512 using franz-go's sasl/plain and sasl/scram.
+//   - Build sets the connection and producer settings only (brokers, client
+//     id, security, compression, linger); the batch size, partitioner and
+//     buffer limits are the replicator's, which knows the topics.
 //   - CheckReachable bounds the start-up connect check: an unreachable or
 //     refusing cluster gives "kafka brokers [...] unreachable after 10s: ..."
 //     instead of a hang.
@@ -30,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -39,179 +41,78 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/shardbridge/shardbridge/replicator/config"
 )
 
-// Environment variables named in errors (design.md, "The replicator's
-// contract", and replicator/config).
+// Environment variables of the TLS files, named in the errors of reading
+// them (docs/configuration.md lists every setting).
 const (
-	EnvBrokers            = "KAFKA_BOOTSTRAP_SERVERS"
-	EnvClientID           = "KAFKA_CLIENT_ID"
-	EnvSecurityProtocol   = "KAFKA_SECURITY_PROTOCOL"
-	EnvSASLMechanism      = "KAFKA_SASL_MECHANISM"
-	EnvSASLUsername       = "KAFKA_SASL_USERNAME"
-	EnvSASLPassword       = "KAFKA_SASL_PASSWORD"
-	EnvTLSCAFile          = "REPLICATOR_KAFKA_TLS_CA_FILE"
-	EnvTLSCertFile        = "REPLICATOR_KAFKA_TLS_CERT_FILE"
-	EnvTLSKeyFile         = "REPLICATOR_KAFKA_TLS_KEY_FILE"
-	EnvTLSInsecure        = "REPLICATOR_KAFKA_TLS_INSECURE_SKIP_VERIFY"
-	EnvCompression        = "REPLICATOR_KAFKA_COMPRESSION"
-	EnvLinger             = "REPLICATOR_KAFKA_LINGER"
-	EnvBatchMaxBytes      = "REPLICATOR_KAFKA_BATCH_MAX_BYTES"
-	EnvMaxBufferedRecords = "REPLICATOR_KAFKA_MAX_BUFFERED_RECORDS"
+	EnvTLSCAFile   = "REPLICATOR_KAFKA_TLS_CA_FILE"
+	EnvTLSCertFile = "REPLICATOR_KAFKA_TLS_CERT_FILE"
+	EnvTLSKeyFile  = "REPLICATOR_KAFKA_TLS_KEY_FILE"
 )
 
-// Options are the Kafka settings of the replicator.
-type Options struct {
-	Brokers          []string // host:port; required
-	ClientID         string   // "" keeps franz-go's default
-	SecurityProtocol string   // PLAINTEXT (default) | SSL | SASL_PLAINTEXT | SASL_SSL
-	SASLMechanism    string   // PLAIN (default with SASL_*) | SCRAM-SHA-256 | SCRAM-SHA-512
-	SASLUsername     string
-	SASLPassword     string
-	TLSCAFile        string // PEM CAs added to the system roots
-	TLSCertFile      string // PEM client certificate (mutual TLS), with TLSKeyFile
-	TLSKeyFile       string
-	// TLSInsecureSkipVerify turns off broker certificate verification; for
-	// test clusters with throwaway certificates only.
-	TLSInsecureSkipVerify bool
-	Compression           string        // none | gzip | snappy | lz4 | zstd; "" keeps franz-go's default (snappy, else none)
-	Linger                time.Duration // passed as is: 0 sends batches as soon as possible
-	BatchMaxBytes         int32         // 0 keeps franz-go's default (1,000,012, Kafka's max.message.bytes default)
-	MaxBufferedRecords    int           // 0 keeps franz-go's default (50,000)
-	TransactionalID       string        // optional: a transactional producer (exactly-once delivery)
+// codecs are the values of REPLICATOR_KAFKA_COMPRESSION; "" keeps franz-go's
+// default (snappy, else none).
+var codecs = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
 }
 
-// Build returns the franz-go options for o, or an error naming the first bad
-// setting.
-func Build(o Options) ([]kgo.Opt, error) {
-	var brokers []string
-	for _, b := range o.Brokers {
-		if b = strings.TrimSpace(b); b != "" {
-			brokers = append(brokers, b)
-		}
-	}
-	if len(brokers) == 0 {
-		return nil, fmt.Errorf("%s: required", EnvBrokers)
+// Build returns the franz-go connection and producer options of c, after
+// c.Validate; its error names the setting at fault.
+func Build(c config.Config) ([]kgo.Opt, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(brokers...),
+		kgo.SeedBrokers(c.KafkaBrokers...),
 		// franz-go defaults, stated so an upstream change cannot weaken
 		// delivery: every in-sync replica acknowledges, and retried
 		// batches are deduplicated by the broker.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 	}
-	if o.ClientID != "" {
-		opts = append(opts, kgo.ClientID(o.ClientID))
+	if c.KafkaClientID != "" {
+		opts = append(opts, kgo.ClientID(c.KafkaClientID))
 	}
-
-	protocol := strings.ToUpper(strings.TrimSpace(o.SecurityProtocol))
-	if protocol == "" {
-		protocol = "PLAINTEXT"
+	if c.SASL() {
+		opts = append(opts, kgo.SASL(saslMechanism(c)))
 	}
-	var useTLS, useSASL bool
-	switch protocol {
-	case "PLAINTEXT":
-	case "SSL":
-		useTLS = true
-	case "SASL_PLAINTEXT":
-		useSASL = true
-	case "SASL_SSL":
-		useTLS, useSASL = true, true
-	default:
-		return nil, fmt.Errorf("%s: unsupported %q (want PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)", EnvSecurityProtocol, o.SecurityProtocol)
-	}
-
-	if useSASL {
-		mech, err := saslMechanism(o)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, kgo.SASL(mech))
-	} else {
-		for _, f := range []struct{ env, v string }{{EnvSASLMechanism, o.SASLMechanism}, {EnvSASLUsername, o.SASLUsername}, {EnvSASLPassword, o.SASLPassword}} {
-			if f.v != "" {
-				return nil, fmt.Errorf("%s: set, but %s is %s (use SASL_PLAINTEXT or SASL_SSL)", f.env, EnvSecurityProtocol, protocol)
-			}
-		}
-	}
-
-	if useTLS {
-		cfg, err := tlsConfig(o)
+	if c.TLS() {
+		cfg, err := tlsConfig(c)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, kgo.DialTLSConfig(cfg))
-	} else {
-		for _, f := range []struct {
-			env string
-			set bool
-		}{{EnvTLSCAFile, o.TLSCAFile != ""}, {EnvTLSCertFile, o.TLSCertFile != ""}, {EnvTLSKeyFile, o.TLSKeyFile != ""}, {EnvTLSInsecure, o.TLSInsecureSkipVerify}} {
-			if f.set {
-				return nil, fmt.Errorf("%s: set, but %s is %s (use SSL or SASL_SSL)", f.env, EnvSecurityProtocol, protocol)
-			}
-		}
 	}
-
-	switch c := strings.ToLower(strings.TrimSpace(o.Compression)); c {
-	case "":
-	case "none":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
-	case "gzip":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
-	case "snappy":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
-	case "lz4":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
-	case "zstd":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
-	default:
-		return nil, fmt.Errorf("%s: unsupported %q (want none, gzip, snappy, lz4, zstd)", EnvCompression, o.Compression)
+	if codec, ok := codecs[c.Compression]; ok {
+		opts = append(opts, kgo.ProducerBatchCompression(codec))
 	}
-
-	if o.Linger < 0 {
-		return nil, fmt.Errorf("%s: %s is negative", EnvLinger, o.Linger)
-	}
-	opts = append(opts, kgo.ProducerLinger(o.Linger))
-	switch {
-	case o.BatchMaxBytes < 0:
-		return nil, fmt.Errorf("%s: %d is negative", EnvBatchMaxBytes, o.BatchMaxBytes)
-	case o.BatchMaxBytes > 0:
-		opts = append(opts, kgo.ProducerBatchMaxBytes(o.BatchMaxBytes))
-	}
-	switch {
-	case o.MaxBufferedRecords < 0:
-		return nil, fmt.Errorf("%s: %d is negative", EnvMaxBufferedRecords, o.MaxBufferedRecords)
-	case o.MaxBufferedRecords > 0:
-		opts = append(opts, kgo.MaxBufferedRecords(o.MaxBufferedRecords))
-	}
-	if o.TransactionalID != "" {
-		opts = append(opts, kgo.TransactionalID(o.TransactionalID))
-	}
-	return opts, nil
+	return append(opts, kgo.ProducerLinger(c.Linger)), nil
 }
 
-func saslMechanism(o Options) (sasl.Mechanism, error) {
-	if o.SASLUsername == "" {
-		return nil, fmt.Errorf("%s: required when %s is a SASL protocol", EnvSASLUsername, EnvSecurityProtocol)
-	}
-	if o.SASLPassword == "" {
-		return nil, fmt.Errorf("%s: required when %s is a SASL protocol", EnvSASLPassword, EnvSecurityProtocol)
-	}
-	switch strings.ToUpper(strings.TrimSpace(o.SASLMechanism)) {
-	case "", "PLAIN":
-		return plain.Auth{User: o.SASLUsername, Pass: o.SASLPassword}.AsMechanism(), nil
+// saslMechanism is c's SASL mechanism (validated: "" only before
+// config.WithDefaults, and then PLAIN as well).
+func saslMechanism(c config.Config) sasl.Mechanism {
+	switch c.SASLMechanism {
 	case "SCRAM-SHA-256":
-		return scram.Auth{User: o.SASLUsername, Pass: o.SASLPassword}.AsSha256Mechanism(), nil
+		return scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha256Mechanism()
 	case "SCRAM-SHA-512":
-		return scram.Auth{User: o.SASLUsername, Pass: o.SASLPassword}.AsSha512Mechanism(), nil
+		return scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha512Mechanism()
 	}
-	return nil, fmt.Errorf("%s: unsupported %q (want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", EnvSASLMechanism, o.SASLMechanism)
+	return plain.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsMechanism()
 }
 
-func tlsConfig(o Options) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.TLSInsecureSkipVerify} //nolint:gosec // opt-in, for test clusters
-	if o.TLSCAFile != "" {
-		pem, err := os.ReadFile(o.TLSCAFile)
+// tlsConfig reads the TLS files of c (validated: the certificate and its
+// key come together).
+func tlsConfig(c config.Config) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.TLSInsecureSkipVerify} //nolint:gosec // opt-in, for test clusters
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvTLSCAFile, err)
 		}
@@ -220,21 +121,16 @@ func tlsConfig(o Options) (*tls.Config, error) {
 			pool = x509.NewCertPool() // no system pool (e.g. scratch image): the file alone
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate in %s", EnvTLSCAFile, o.TLSCAFile)
+			return nil, fmt.Errorf("%s: no PEM certificate in %s", EnvTLSCAFile, c.TLSCAFile)
 		}
 		cfg.RootCAs = pool
 	}
-	switch {
-	case o.TLSCertFile != "" && o.TLSKeyFile != "":
-		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+	if c.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s: %w", EnvTLSCertFile, EnvTLSKeyFile, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
-	case o.TLSCertFile != "":
-		return nil, fmt.Errorf("%s: required with %s", EnvTLSKeyFile, EnvTLSCertFile)
-	case o.TLSKeyFile != "":
-		return nil, fmt.Errorf("%s: required with %s", EnvTLSCertFile, EnvTLSKeyFile)
 	}
 	return cfg, nil
 }

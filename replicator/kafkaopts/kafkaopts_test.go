@@ -20,61 +20,60 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shardbridge/shardbridge/replicator/config"
 )
 
+// settings is a valid Config with brokers and the changes of f applied:
+// what Build gets from replicator.New.
+func settings(brokers []string, f func(*config.Config)) config.Config {
+	c := config.Defaults()
+	c.StreamName, c.ApplicationName, c.KafkaTopic, c.KafkaBrokers = "s", "a", "t", brokers
+	if f != nil {
+		f(&c)
+	}
+	return c
+}
+
+// Build's own errors are about reading the TLS files; a bad setting is
+// config.Validate's error (the setting checks are tested in config).
 func TestBuildErrorsNameTheSetting(t *testing.T) {
-	base := Options{Brokers: []string{"127.0.0.1:9092"}}
-	with := func(f func(*Options)) Options { o := base; f(&o); return o }
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pem")
+	if err := os.WriteFile(empty, []byte("not pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ssl := func(f func(*config.Config)) func(*config.Config) {
+		return func(c *config.Config) { c.SecurityProtocol = "SSL"; f(c) }
+	}
 	cases := []struct {
 		name string
-		o    Options
+		f    func(*config.Config)
 		want string
 	}{
-		{"no brokers", Options{}, "KAFKA_BOOTSTRAP_SERVERS: required"},
-		{"blank brokers", Options{Brokers: []string{" ", ""}}, "KAFKA_BOOTSTRAP_SERVERS: required"},
-		{"protocol", with(func(o *Options) { o.SecurityProtocol = "SASL_TLS" }), `KAFKA_SECURITY_PROTOCOL: unsupported "SASL_TLS"`},
-		{"gssapi", with(func(o *Options) {
-			o.SecurityProtocol, o.SASLMechanism, o.SASLUsername, o.SASLPassword = "SASL_SSL", "GSSAPI", "u", "p"
-		}), `KAFKA_SASL_MECHANISM: unsupported "GSSAPI" (want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`},
-		{"sasl without user", with(func(o *Options) { o.SecurityProtocol, o.SASLPassword = "SASL_PLAINTEXT", "p" }), "KAFKA_SASL_USERNAME: required"},
-		{"sasl without password", with(func(o *Options) { o.SecurityProtocol, o.SASLUsername = "SASL_PLAINTEXT", "u" }), "KAFKA_SASL_PASSWORD: required"},
-		{"user on plaintext", with(func(o *Options) { o.SASLUsername = "u" }), "KAFKA_SASL_USERNAME: set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"},
-		{"mechanism on ssl", with(func(o *Options) { o.SecurityProtocol, o.SASLMechanism = "SSL", "PLAIN" }), "KAFKA_SASL_MECHANISM: set, but KAFKA_SECURITY_PROTOCOL is SSL"},
-		{"ca on plaintext", with(func(o *Options) { o.TLSCAFile = "/x" }), "REPLICATOR_KAFKA_TLS_CA_FILE: set, but"},
-		{"insecure on sasl_plaintext", with(func(o *Options) {
-			o.SecurityProtocol, o.SASLUsername, o.SASLPassword, o.TLSInsecureSkipVerify = "SASL_PLAINTEXT", "u", "p", true
-		}), "REPLICATOR_KAFKA_TLS_INSECURE_SKIP_VERIFY: set, but"},
-		{"missing ca file", with(func(o *Options) { o.SecurityProtocol, o.TLSCAFile = "SSL", "/nonexistent/ca.pem" }), "REPLICATOR_KAFKA_TLS_CA_FILE: open /nonexistent/ca.pem"},
-		{"cert without key", with(func(o *Options) { o.SecurityProtocol, o.TLSCertFile = "SSL", "/x.pem" }), "REPLICATOR_KAFKA_TLS_KEY_FILE: required"},
-		{"compression", with(func(o *Options) { o.Compression = "brotli" }), `REPLICATOR_KAFKA_COMPRESSION: unsupported "brotli"`},
-		{"linger", with(func(o *Options) { o.Linger = -time.Millisecond }), "REPLICATOR_KAFKA_LINGER: -1ms is negative"},
-		{"batch", with(func(o *Options) { o.BatchMaxBytes = -1 }), "REPLICATOR_KAFKA_BATCH_MAX_BYTES: -1 is negative"},
-		{"buffered", with(func(o *Options) { o.MaxBufferedRecords = -1 }), "REPLICATOR_KAFKA_MAX_BUFFERED_RECORDS: -1 is negative"},
+		{"missing ca file", ssl(func(c *config.Config) { c.TLSCAFile = "/nonexistent/ca.pem" }), "REPLICATOR_KAFKA_TLS_CA_FILE: open /nonexistent/ca.pem"},
+		{"ca file without pem", ssl(func(c *config.Config) { c.TLSCAFile = empty }), "REPLICATOR_KAFKA_TLS_CA_FILE: no PEM certificate in " + empty},
+		{"unreadable key pair", ssl(func(c *config.Config) { c.TLSCertFile, c.TLSKeyFile = empty, empty }),
+			"REPLICATOR_KAFKA_TLS_CERT_FILE/REPLICATOR_KAFKA_TLS_KEY_FILE: "},
+		// Validated first: the same error as config.Validate's.
+		{"invalid setting", func(c *config.Config) { c.Compression = "brotli" }, `REPLICATOR_KAFKA_COMPRESSION: "brotli" is not one of`},
+		{"no brokers", func(c *config.Config) { c.KafkaBrokers = nil }, "KAFKA_BOOTSTRAP_SERVERS: required"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Build(c.o)
+			_, err := Build(settings([]string{"127.0.0.1:9092"}, c.f))
 			if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 				t.Fatalf("error %v, want prefix %q", err, c.want)
 			}
 		})
 	}
-	// An empty CA file is a clear error too.
-	empty := filepath.Join(t.TempDir(), "empty.pem")
-	if err := os.WriteFile(empty, []byte("not pem"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Build(with(func(o *Options) { o.SecurityProtocol, o.TLSCAFile = "ssl", empty })); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
-		t.Fatalf("bad CA file: %v", err)
-	}
 }
 
 // The options a client ends up with, read back from franz-go itself.
 func TestBuildOptionValues(t *testing.T) {
-	opts, err := Build(Options{
-		Brokers: []string{"b1:9092", " b2:9093 "}, ClientID: "shardbridge", Compression: "ZSTD",
-		Linger: 7 * time.Millisecond, BatchMaxBytes: 500_000, MaxBufferedRecords: 1234, TransactionalID: "tx-1",
-	})
+	opts, err := Build(settings([]string{"b1:9092", "b2:9093"}, func(c *config.Config) {
+		c.KafkaClientID, c.Compression, c.Linger = "shardbridge", "zstd", 7*time.Millisecond
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +91,6 @@ func TestBuildOptionValues(t *testing.T) {
 		{kgo.RequiredAcks, "{-1}"},
 		{kgo.DisableIdempotentWrite, "false"},
 		{kgo.ProducerLinger, "7ms"},
-		{kgo.MaxBufferedRecords, "1234"},
-		{kgo.TransactionalID, "tx-1"},
 		{kgo.ProducerBatchCompression, "[{4 0}]"}, // codec 4 = zstd
 	}
 	for _, c := range checks {
@@ -101,12 +98,10 @@ func TestBuildOptionValues(t *testing.T) {
 			t.Errorf("%T option = %s, want %s", c.opt, got, c.want)
 		}
 	}
-	if v, ok := cl.OptValue(kgo.ProducerBatchMaxBytes).(int32); !ok || v != 500_000 {
-		t.Errorf("ProducerBatchMaxBytes = %v", cl.OptValue(kgo.ProducerBatchMaxBytes))
-	}
 
-	// Defaults: idempotent, acks=all, linger as given (0), no client id override.
-	opts, err = Build(Options{Brokers: []string{"b"}})
+	// A Config built in code with zero values: idempotent, acks=all, linger
+	// as given (0), franz-go's client id and compression.
+	opts, err = Build(config.Config{StreamName: "s", ApplicationName: "a", KafkaTopic: "t", KafkaBrokers: []string{"b:9092"}, WorkerID: "w"}.WithDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +113,9 @@ func TestBuildOptionValues(t *testing.T) {
 	if sprint(cl2.OptValue(kgo.DisableIdempotentWrite)) != "false" || sprint(cl2.OptValue(kgo.RequiredAcks)) != "{-1}" || sprint(cl2.OptValue(kgo.ProducerLinger)) != "0s" {
 		t.Errorf("defaults: idempotence disabled=%v acks=%v linger=%v",
 			cl2.OptValue(kgo.DisableIdempotentWrite), cl2.OptValue(kgo.RequiredAcks), cl2.OptValue(kgo.ProducerLinger))
+	}
+	if got := sprint(cl2.OptValue(kgo.ClientID)); got != "kgo" {
+		t.Errorf("client id %s, want franz-go's kgo", got)
 	}
 }
 
@@ -133,9 +131,9 @@ func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 
 // produce builds a client from o, checks reachability and produces one
 // record, which must come back with an idempotent producer id.
-func produce(t *testing.T, o Options) {
+func produce(t *testing.T, c config.Config) {
 	t.Helper()
-	opts, err := Build(o)
+	opts, err := Build(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +160,7 @@ func TestProducePlaintextEveryCodec(t *testing.T) {
 	c := newCluster(t)
 	for _, codec := range []string{"", "none", "gzip", "snappy", "lz4", "zstd"} {
 		t.Run("codec="+codec, func(t *testing.T) {
-			produce(t, Options{Brokers: c.ListenAddrs(), Compression: codec, Linger: time.Millisecond})
+			produce(t, settings(c.ListenAddrs(), func(o *config.Config) { o.Compression, o.Linger = codec, time.Millisecond }))
 		})
 	}
 }
@@ -177,10 +175,12 @@ func TestSASL(t *testing.T) {
 		{"PLAIN", "plainuser", "plainpass"},
 		{"", "plainuser", "plainpass"}, // PLAIN is the default mechanism
 		{"SCRAM-SHA-256", "scram256", "pass256"},
-		{"scram-sha-512", "scram512", "pass512"},
+		{"SCRAM-SHA-512", "scram512", "pass512"},
 	} {
 		t.Run("mech="+tc.mech, func(t *testing.T) {
-			produce(t, Options{Brokers: c.ListenAddrs(), SecurityProtocol: "SASL_PLAINTEXT", SASLMechanism: tc.mech, SASLUsername: tc.user, SASLPassword: tc.pass})
+			produce(t, settings(c.ListenAddrs(), func(o *config.Config) {
+				o.SecurityProtocol, o.SASLMechanism, o.SASLUsername, o.SASLPassword = "SASL_PLAINTEXT", tc.mech, tc.user, tc.pass
+			}))
 		})
 	}
 	for _, tc := range []struct{ name, mech, user, pass string }{
@@ -190,7 +190,9 @@ func TestSASL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			opts, err := Build(Options{Brokers: c.ListenAddrs(), SecurityProtocol: "SASL_PLAINTEXT", SASLMechanism: tc.mech, SASLUsername: tc.user, SASLPassword: tc.pass})
+			opts, err := Build(settings(c.ListenAddrs(), func(o *config.Config) {
+				o.SecurityProtocol, o.SASLMechanism, o.SASLUsername, o.SASLPassword = "SASL_PLAINTEXT", tc.mech, tc.user, tc.pass
+			}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,16 +215,18 @@ func TestTLS(t *testing.T) {
 	saslTLS := newCluster(t, kfake.TLS(serverCfg), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "u", "p"))
 
 	t.Run("ca file", func(t *testing.T) {
-		produce(t, Options{Brokers: plainTLS.ListenAddrs(), SecurityProtocol: "SSL", TLSCAFile: caFile})
+		produce(t, settings(plainTLS.ListenAddrs(), func(c *config.Config) { c.SecurityProtocol, c.TLSCAFile = "SSL", caFile }))
 	})
 	t.Run("insecure skip verify", func(t *testing.T) {
-		produce(t, Options{Brokers: plainTLS.ListenAddrs(), SecurityProtocol: "SSL", TLSInsecureSkipVerify: true})
+		produce(t, settings(plainTLS.ListenAddrs(), func(c *config.Config) { c.SecurityProtocol, c.TLSInsecureSkipVerify = "SSL", true }))
 	})
 	t.Run("sasl_ssl", func(t *testing.T) {
-		produce(t, Options{Brokers: saslTLS.ListenAddrs(), SecurityProtocol: "SASL_SSL", TLSCAFile: caFile, SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u", SASLPassword: "p"})
+		produce(t, settings(saslTLS.ListenAddrs(), func(c *config.Config) {
+			c.SecurityProtocol, c.TLSCAFile, c.SASLMechanism, c.SASLUsername, c.SASLPassword = "SASL_SSL", caFile, "SCRAM-SHA-512", "u", "p"
+		}))
 	})
 	t.Run("unknown authority", func(t *testing.T) {
-		opts, err := Build(Options{Brokers: plainTLS.ListenAddrs(), SecurityProtocol: "SSL"})
+		opts, err := Build(settings(plainTLS.ListenAddrs(), func(c *config.Config) { c.SecurityProtocol = "SSL" }))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +236,7 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("plaintext client to tls broker", func(t *testing.T) {
-		opts, err := Build(Options{Brokers: plainTLS.ListenAddrs()})
+		opts, err := Build(settings(plainTLS.ListenAddrs(), nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +275,7 @@ func TestCheckReachableIsBounded(t *testing.T) {
 	for name, addr := range map[string]string{"refused": refusedAddr, "silent": silent.Addr().String()} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			opts, err := Build(Options{Brokers: []string{addr}})
+			opts, err := Build(settings([]string{addr}, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -291,7 +295,7 @@ func TestCheckReachableIsBounded(t *testing.T) {
 	}
 
 	// Cancelling the caller's context is not reported as unreachability.
-	opts, _ := Build(Options{Brokers: []string{refusedAddr}})
+	opts, _ := Build(settings([]string{refusedAddr}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := CheckReachable(ctx, opts, time.Minute); err == nil || strings.Contains(err.Error(), "unreachable") {
@@ -353,7 +357,7 @@ func TestCheckReachableWaitsForALateBroker(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	opts, err := Build(Options{Brokers: []string{ln.Addr().String()}})
+	opts, err := Build(settings([]string{ln.Addr().String()}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -189,9 +188,3 @@ func throttle(op string) error {
 }
 
 func isLost(err error) bool { return errors.Is(err, ErrLeaseLost) }
-
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
-}

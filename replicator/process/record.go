@@ -90,10 +90,10 @@ const (
 	HeaderDLQStage  = "dlq.stage"
 )
 
-// Headers are the headers of r's Kafka record (design.md, "The replicator's
-// contract"): kinesis.stream, kinesis.shard, kinesis.seq, kinesis.subseq
-// (only for KPL sub-records) and kinesis.arrival_ms (milliseconds since the
-// epoch; "0" when the arrival time is unknown).
+// Headers are the headers of r's Kafka record (docs/architecture.md, "The
+// replicator", step 5): kinesis.stream, kinesis.shard, kinesis.seq,
+// kinesis.subseq (only for KPL sub-records) and kinesis.arrival_ms
+// (milliseconds since the epoch; "0" when the arrival time is unknown).
 func Headers(r Record) []kgo.RecordHeader {
 	return appendHeaders(make([]kgo.RecordHeader, 0, 5), r)
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/shardbridge/shardbridge/replicator/backoff"
 )
 
 // Position is where a reader starts (or restarts) in its shard.
@@ -182,7 +184,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 		failures int
 	)
 	for {
-		if err := sleepUntil(ctx, next); err != nil {
+		if err := backoff.SleepUntil(ctx, next); err != nil {
 			return err
 		}
 		start := time.Now()
@@ -341,35 +343,16 @@ func (r *Reader) iterator(ctx context.Context, pos Position) (iter *string, gone
 		failures++
 		d := r.backoff(failures)
 		r.log.Warn("GetShardIterator failed; retrying", "error", err, "backoff", d, "attempt", failures)
-		if err := sleepUntil(ctx, time.Now().Add(d)); err != nil {
+		if err := backoff.SleepUntil(ctx, time.Now().Add(d)); err != nil {
 			return nil, false, err
 		}
 	}
 }
 
-// backoff is full jitter over a capped exponential: uniform in [d/2, d].
+// backoff is the seeded jitter over the capped exponential of the reader's
+// bounds.
 func (r *Reader) backoff(failures int) time.Duration {
-	d := r.o.BackoffBase
-	for i := 1; i < failures && d < r.o.BackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, r.o.BackoffMax)
-	return d/2 + time.Duration(r.rnd.Int64N(int64(d/2)+1))
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
+	return backoff.Jitter(r.rnd, backoff.Exponential(r.o.BackoffBase, r.o.BackoffMax, failures))
 }
 
 // errorCode is the AWS error code of err, "" for non-API errors.

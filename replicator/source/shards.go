@@ -16,12 +16,9 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -178,45 +175,4 @@ func SyncLeases(ctx context.Context, api KinesisAPI, mgr LeaseStore, stream, ini
 type LeaseStore interface {
 	List(ctx context.Context) ([]lease.Lease, error)
 	CreateLease(ctx context.Context, l lease.Lease) (bool, error)
-}
-
-// Retry calls f until it succeeds, ctx ends, or timeout passes, sleeping
-// with capped exponential backoff between attempts. It is for start-up
-// checks: an unreachable endpoint becomes a clear error, not a hang.
-func Retry(ctx context.Context, timeout time.Duration, what string, f func(context.Context) error) error {
-	return RetryLogged(ctx, nil, timeout, what, f)
-}
-
-// RetryLogged is Retry that logs each failed attempt at warn level, so a
-// start-up stuck on an unreachable or misnamed dependency is visible before
-// the timeout ends it (logger may be nil).
-func RetryLogged(ctx context.Context, logger *slog.Logger, timeout time.Duration, what string, f func(context.Context) error) error {
-	deadline := time.Now().Add(timeout)
-	wait := 100 * time.Millisecond
-	var last error
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithDeadline(ctx, deadline)
-		last = f(actx)
-		cancel()
-		if last == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", what, errors.Join(ctx.Err(), last))
-		}
-		if !time.Now().Add(wait).Before(deadline) {
-			return fmt.Errorf("%s: still failing after %d attempts in %s: %w", what, attempt, timeout, last)
-		}
-		if logger != nil {
-			logger.Warn("start-up dependency not ready; retrying", "dependency", what, "attempt", attempt, "retry_in", wait, "error", last)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%s: %w", what, errors.Join(ctx.Err(), last))
-		case <-t.C:
-		}
-		wait = min(wait*2, 2*time.Second)
-	}
 }

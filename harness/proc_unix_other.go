@@ -1,7 +1,0 @@
-//go:build unix && !linux
-
-package harness
-
-import "syscall"
-
-func childProcAttr() *syscall.SysProcAttr { return nil }

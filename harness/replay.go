@@ -1,0 +1,78 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shardbridge/shardbridge/harness/checker"
+	"github.com/shardbridge/shardbridge/harness/sabotage"
+	"github.com/shardbridge/shardbridge/harness/workload"
+)
+
+// replay resets the application's checkpoints and replicates again from
+// the scenario's replay position into the same topic.
+func (r *Run) replay(runCtx, ctx context.Context, acks []workload.Ack, opts checker.Options, before checker.Result, startClock time.Time) (*checker.Result, *checker.ReplayResult, []string) {
+	var problems []string
+	ends, err := checker.EndOffsets(runCtx, r.Env.Brokers(), r.Names.Topic)
+	if err != nil {
+		return nil, nil, []string{fmt.Sprintf("replay: end offsets: %v", err)}
+	}
+	n, err := sabotage.DeleteAllLeaseRows(runCtx, r.Env.DynamoDB(), r.Names.Application)
+	if err != nil {
+		return nil, nil, []string{fmt.Sprintf("replay: reset checkpoints: %v", err)}
+	}
+	r.Leases.ForgetAll()
+	detail := fmt.Sprintf("deleted %d lease rows; replaying from %s", n, r.Scenario.Replay)
+	ts := ""
+	if r.Scenario.Replay == ReplayAtTimestamp {
+		ts = startClock.Add(-time.Second).UTC().Format(time.RFC3339Nano)
+		detail += " " + ts
+	}
+	r.Instances.SetInitialPosition(r.Scenario.Replay, ts)
+	r.Record("replay", detail, "")
+	for _, in := range r.Instances.Instances() {
+		if in.Index() >= r.Scenario.Instances {
+			break
+		}
+		if err := in.Start(runCtx); err != nil {
+			return nil, nil, []string{fmt.Sprintf("replay: start %s: %v", in.Name(), err)}
+		}
+	}
+	caughtUp, err := r.waitCaughtUp(runCtx, acks, ends, r.Scenario.Quiet)
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("replay: catching up: %v", err))
+	}
+	if !caughtUp {
+		problems = append(problems, "replay: the replay did not deliver every acknowledged record again")
+	}
+	if err := r.Instances.Close(context.WithoutCancel(ctx)); err != nil {
+		problems = append(problems, fmt.Sprintf("replay: graceful stop: %v", err))
+	}
+	replayOut, _, err := r.readOutput(ctx, ends)
+	if err != nil {
+		return nil, nil, append(problems, fmt.Sprintf("replay: read: %v", err))
+	}
+	onlyAcks := acks
+	if r.Names.DLQTopic != "" {
+		onlyAcks = nil
+		for _, a := range acks {
+			if a.Kind == workload.KindNormal {
+				onlyAcks = append(onlyAcks, a)
+			}
+		}
+	}
+	onlyOpts := opts
+	onlyOpts.Events = r.events()
+	only := checker.Check(onlyAcks, replayOut, nil, onlyOpts)
+	for _, p := range only.Problems(r.Scenario.Verdicts.Delivery) {
+		problems = append(problems, "replay output: "+p)
+	}
+	allOut, dlqOut, err := r.readOutput(ctx, nil)
+	if err != nil {
+		return &only, nil, append(problems, fmt.Sprintf("replay: read: %v", err))
+	}
+	after := checker.Check(acks, allOut, dlqOut, onlyOpts)
+	cmp := checker.CompareReplay(before, after)
+	return &only, &cmp, problems
+}

@@ -1,0 +1,142 @@
+package replicator
+
+import (
+	"time"
+
+	"github.com/shardbridge/shardbridge/replicator/checkpoint"
+	"github.com/shardbridge/shardbridge/replicator/lease"
+	"github.com/shardbridge/shardbridge/replicator/metrics"
+	"github.com/shardbridge/shardbridge/replicator/source"
+)
+
+// observer is where the replicator reports what happens: each method
+// updates both the Prometheus metrics and the counters behind Stats, so the
+// two cannot drift apart.
+type observer struct {
+	m     *metrics.Metrics
+	now   func() time.Time // checkpoint age
+	stats counters
+}
+
+func newObserver(m *metrics.Metrics, now func() time.Time) *observer {
+	return &observer{m: m, now: now}
+}
+
+// read counts one GetRecords batch of shard.
+func (o *observer) read(shard string, b source.Batch) {
+	bytes := 0
+	for i := range b.Records {
+		bytes += len(b.Records[i].Data)
+	}
+	o.m.RecordsIn.Add(float64(len(b.Records)))
+	o.m.BytesIn.Add(float64(bytes))
+	o.stats.recordsIn.Add(int64(len(b.Records)))
+	o.stats.bytesIn.Add(int64(bytes))
+	o.stats.setLast(shard, b)
+}
+
+// processed counts the records a transform dropped and the KPL sub-records
+// delivered from outside their shard's hash range.
+func (o *observer) processed(filtered, outOfRange int) {
+	if filtered > 0 {
+		o.m.Filtered.Add(float64(filtered))
+		o.stats.filtered.Add(int64(filtered))
+	}
+	if outOfRange > 0 {
+		o.m.OutOfRange.Add(float64(outOfRange))
+		o.stats.outOfRange.Add(int64(outOfRange))
+	}
+}
+
+// delivered counts a record Kafka acknowledged, on the dead-letter topic
+// when dlq, handed over latency ago.
+func (o *observer) delivered(dlq bool, valueBytes int, latency time.Duration) {
+	o.m.ProduceLatency.Observe(latency.Seconds())
+	if dlq {
+		o.m.RecordsDLQ.Inc()
+		o.m.BytesDLQ.Add(float64(valueBytes))
+		o.stats.recordsDLQ.Add(1)
+		o.stats.bytesDLQ.Add(int64(valueBytes))
+		return
+	}
+	o.m.RecordsOut.Inc()
+	o.m.BytesOut.Add(float64(valueBytes))
+	o.stats.recordsOut.Add(1)
+	o.stats.bytesOut.Add(int64(valueBytes))
+}
+
+// produceFailed counts a produce failure (its shard rewinds).
+func (o *observer) produceFailed() {
+	o.m.ProduceErrors.Inc()
+	o.stats.produceErrors.Add(1)
+}
+
+// throttled counts a throttled Kinesis call.
+func (o *observer) throttled(operation string) {
+	o.m.Throttles.WithLabelValues(operation).Inc()
+	o.stats.throttles.Add(1)
+}
+
+// iteratorExpired counts an ExpiredIteratorException.
+func (o *observer) iteratorExpired() {
+	o.m.ExpiredIterators.Inc()
+	o.stats.expiredIterators.Add(1)
+}
+
+// lag notes the shard's MillisBehindLatest.
+func (o *observer) lag(shard string, ms int64) {
+	o.m.MillisBehindLatest.WithLabelValues(shard).Set(float64(ms))
+	o.stats.setLag(shard, ms)
+}
+
+// shardStarted starts the shard's checkpoint age clock.
+func (o *observer) shardStarted(shard string) { o.m.CheckpointDone(shard, o.now()) }
+
+// checkpointed notes a checkpoint of shard at p.
+func (o *observer) checkpointed(shard string, p checkpoint.Position) {
+	o.m.Checkpoints.WithLabelValues("ok").Inc()
+	o.m.CheckpointDone(shard, o.now())
+	o.stats.setCheckpoint(shard, p)
+}
+
+// checkpointFailed counts a checkpoint refused because the lease is gone
+// (lost) or failed otherwise.
+func (o *observer) checkpointFailed(lost bool) {
+	result := "error"
+	if lost {
+		result = "lost"
+	}
+	o.m.Checkpoints.WithLabelValues(result).Inc()
+}
+
+// shardEnded counts a shard read to its end and checkpointed at SHARD_END.
+func (o *observer) shardEnded() {
+	o.m.Checkpoints.WithLabelValues("ok").Inc()
+	o.m.ShardsEnded.Inc()
+	o.stats.shardsEnded.Add(1)
+}
+
+// halted notes a halted shard; the returned function is called when it stops
+// (the halt then no longer counts as current).
+func (o *observer) halted(shard, reason string) (stopped func()) {
+	o.m.ShardsHalted.Inc()
+	o.stats.setHalted(shard, reason)
+	return func() { o.m.ShardsHalted.Dec() }
+}
+
+// shardGone drops the per-shard series and stats of a shard no longer run here.
+func (o *observer) shardGone(shard string) {
+	o.m.ForgetShard(shard)
+	o.stats.forget(shard)
+}
+
+// leasesHeld notes how many leases this instance holds.
+func (o *observer) leasesHeld(n int) {
+	o.m.LeasesHeld.Set(float64(n))
+	o.stats.leasesHeld.Store(int64(n))
+}
+
+// leaseEvent counts a lease change (metrics only: Stats has no such counter).
+func (o *observer) leaseEvent(kind lease.EventKind) {
+	o.m.LeaseEvents.WithLabelValues(kind.String()).Inc()
+}

@@ -1,0 +1,62 @@
+package scenarios
+
+import (
+	"time"
+
+	"github.com/shardbridge/shardbridge/harness"
+	"github.com/shardbridge/shardbridge/harness/bridges"
+	"github.com/shardbridge/shardbridge/harness/sabotage"
+	"github.com/shardbridge/shardbridge/harness/workload"
+)
+
+// A check that cannot fail proves nothing. Each self-test runs the
+// in-process Shardbridge with a deliberately broken sink or transform
+// (harness/sabotage) and must FAIL with exactly the problem it plants.
+
+func brokenScenario(name, title string, dlq bool, b *bridges.Launcher, broken ...string) harness.Scenario {
+	return harness.Scenario{
+		Name:     name,
+		Title:    title,
+		Story:    "A deliberately broken bridge: this run must FAIL, proving the verdicts catch the broken promise.",
+		Labels:   []string{LabelSelfTest},
+		Records:  1000,
+		Workload: steady(2000),
+		Bridge:   b,
+		Quiet:    2 * time.Second,
+		DLQ:      dlq,
+		Verdicts: harness.Verdicts{Broken: broken},
+	}
+}
+
+// BrokenDroppingSink drops every 97th record while acknowledging it.
+func BrokenDroppingSink() harness.Scenario {
+	return brokenScenario("broken-dropping-sink", "Self-test: a sink that acknowledges records it never writes (loss)", false,
+		bridges.InProcess(bridges.WithSink(func(topic string) sabotage.SinkWrapper { return sabotage.DroppingSink(topic, 97) })), "lost")
+}
+
+// BrokenDuplicatingSink writes every 50th record twice.
+func BrokenDuplicatingSink() harness.Scenario {
+	return brokenScenario("broken-duplicating-sink", "Self-test: a sink that writes some records twice (duplicates)", false,
+		bridges.InProcess(bridges.WithSink(func(topic string) sabotage.SinkWrapper { return sabotage.DuplicatingSink(topic, 50) })),
+		"duplicate copies in the main topic")
+}
+
+// BrokenReorderingSink swaps consecutive records of a key.
+func BrokenReorderingSink() harness.Scenario {
+	s := brokenScenario("broken-reordering-sink", "Self-test: a sink that swaps consecutive records of a key (reordering)", false,
+		bridges.InProcess(bridges.WithSink(sabotage.ReorderingSink)), "reordered per key", "reordered per shard")
+	s.Workload = []workload.Option{workload.WithRate(2000), workload.WithProducers(2), workload.WithKeys(workload.UniformKeys(4))}
+	return s
+}
+
+// BrokenDroppingTransform is a transform that silently drops records.
+func BrokenDroppingTransform() harness.Scenario {
+	return brokenScenario("broken-dropping-transform", "Self-test: a transform that silently drops every 89th record (loss)", false,
+		bridges.InProcess(bridges.WithTransform(sabotage.DroppingTransform(89))), "lost")
+}
+
+// BrokenDeadLettering dead-letters valid records.
+func BrokenDeadLettering() harness.Scenario {
+	return brokenScenario("broken-dead-lettering", "Self-test: a transform that fails valid records, sending them to the DLQ", true,
+		bridges.InProcess(bridges.WithTransform(sabotage.FailingTransform(61))), "DLQ accounting errors")
+}
