@@ -5,22 +5,30 @@ GO ?= go
 GINKGO := $(GO) run github.com/onsi/ginkgo/v2/ginkgo
 SEED ?=
 LABELS ?=
+BRIDGE ?= harness/bridges/shardbridge.yaml
 
-.PHONY: demo test vet scenarios scenarios-external test-containers emulators emulator replicator bench fuzz up up-emulator down lint-compose
+.PHONY: demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators emulator replicator bench fuzz up up-emulator down lint-compose
 
 demo: ## the embedded chaos demo (README's first command)
-	$(GO) run ./harness/cmd/chaos demo $(if $(SEED),--seed $(SEED))
+	$(GO) run ./scenarios/cmd/chaos demo $(if $(SEED),--seed $(SEED))
 
 test: vet ## every test: unit, integration, conformance, scenarios (README's second command)
 	$(GO) test -count=1 -timeout 20m ./...
 
-vet:
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+vet: ## gofmt, go vet, staticcheck, and go.mod/go.sum tidy
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 scenarios: ## the Ginkgo chaos suite; LABELS=crash narrows it, SEED=N re-runs a seed
 	SHARDBRIDGE_SEED=$(SEED) $(GINKGO) -p $(if $(LABELS),--label-filter='$(LABELS)') ./scenarios/...
+
+scenarios-bridge: ## the catalogue against a bridge file: make scenarios-bridge BRIDGE=harness/bridges/shardbridge.yaml
+	SHARDBRIDGE_BRIDGE=$(BRIDGE) SHARDBRIDGE_SEED=$(SEED) $(GINKGO) $(if $(LABELS),--label-filter='$(LABELS)') ./scenarios/
 
 scenarios-external: emulators ## the scenarios labelled `external`, on kinesis-mock + dynalite + the in-process Kafka
 	SHARDBRIDGE_BACKEND=reference SHARDBRIDGE_REQUIRE_REFERENCE=1 $(GINKGO) --label-filter='external' ./scenarios/...

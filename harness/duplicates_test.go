@@ -37,7 +37,6 @@ func TestUnexplainedDuplicates(t *testing.T) {
 	}
 }
 
-
 // A lapse (the same owner re-taking its expired lease) explains a
 // re-delivery like a move does.
 func TestALapseExplainsARedelivery(t *testing.T) {

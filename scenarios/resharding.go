@@ -32,7 +32,7 @@ func HotShardSplit() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.3), inject.SplitShard(harness.HotShard())),
 			harness.Then(harness.AfterFraction(0.6), inject.SplitShard(harness.HotShard())),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{resharded(2, 1), {Name: "scenario checks", Func: childrenDelivered}}},
+		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{resharded(2, 1), {Name: "children delivered", Func: childrenDelivered}}},
 	}
 }
 
@@ -53,7 +53,7 @@ func ColdShardMerge() harness.Scenario {
 		Schedule: []harness.Step{
 			harness.Then(harness.AfterFraction(0.4), inject.MergeShards()),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{resharded(1, 2), {Name: "scenario checks", Func: childrenDelivered}}},
+		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{resharded(1, 2), {Name: "children delivered", Func: childrenDelivered}}},
 	}
 }
 
@@ -78,7 +78,7 @@ func CrashAfterShardEnd() harness.Scenario {
 			harness.Then(harness.Now(), inject.DeleteLease("the children", inject.LastChildren)),
 			harness.Then(harness.Wait(300*time.Millisecond), inject.StartAgain(harness.InstanceAt(0))),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{happened("kill", "lease-delete"), {Name: "scenario checks", Func: childrenDelivered}}},
+		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{happened("kill", "lease-delete"), {Name: "children delivered", Func: childrenDelivered}}},
 	}
 }
 

@@ -11,4 +11,3 @@ func TestSeedFromEnv(t *testing.T) {
 		t.Fatal("a non-integer seed must be refused")
 	}
 }
-

@@ -25,4 +25,3 @@ func TestCompareCheckpoints(t *testing.T) {
 		}
 	}
 }
-

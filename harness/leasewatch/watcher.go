@@ -7,12 +7,12 @@
 //     decoding bug in the system under test cannot hide from it. A row that
 //     does not decode is reported (Corrupt), never skipped silently.
 //   - Everything is learned from the table alone, as any worker of the KCL
-//     protocol would see it: owner changes (Changes, Moves), a lease whose
-//     counter stood still for longer than its renewals allow before it moved
-//     again under the same owner (a lapse: the worker may have lost and
-//     re-taken the shard, resuming from the checkpoint), checkpoints that
-//     went backwards (Regressions), when a shard was first owned and first
-//     finished.
+//     protocol would see it: owner changes (Changes, Moves) — those between
+//     two polls too, counted by the row's ownerSwitchesSinceCheckpoint — a
+//     lease whose counter stood still for its whole failover time before it
+//     moved again under the same owner (a lapse: the lease expired and was
+//     re-taken, from the checkpoint), checkpoints that went backwards
+//     (Regressions), when a shard was first owned and first finished.
 //   - Times are the watcher's own observations (it polls every 25 ms); no
 //     clock of a bridge is read.
 package leasewatch
@@ -34,10 +34,12 @@ type Change struct {
 	Shard string    `json:"shard"`
 	From  string    `json:"from,omitempty"` // "" = unowned
 	To    string    `json:"to,omitempty"`
-	// Lapse: the owner did not change, but the counter stood still for
-	// longer than renewals allow, so the lease may have expired and been
-	// re-taken by the same worker.
+	// Lapse: the owner did not change, but the counter stood still for the
+	// failover time, so the lease expired and was re-taken by the same worker.
 	Lapse bool `json:"lapse,omitempty"`
+	// Unseen: the move happened between two polls; the row's
+	// ownerSwitchesSinceCheckpoint counted it (From is then unknown).
+	Unseen bool `json:"unseen,omitempty"`
 	// Checkpoint and SubSequence are the checkpoint as last seen before the
 	// change: the new holder resumes at or after it.
 	Checkpoint  string `json:"checkpoint,omitempty"`
@@ -79,12 +81,11 @@ type rowAt struct {
 }
 
 // New returns a watcher of the lease table named table. failover is the
-// bridge's lease failover time: leases renew every third of it, so a
-// counter that stands still for two thirds of it has missed renewals (0:
-// lapses are not looked for).
+// bridge's lease failover time: a counter that stands still that long
+// belongs to an expired lease (0: lapses are not looked for).
 func New(ddb *dynamodb.Client, table string, failover time.Duration) *Watcher {
 	return &Watcher{
-		ddb: ddb, table: table, interval: 25 * time.Millisecond, lapse: failover * 2 / 3,
+		ddb: ddb, table: table, interval: 25 * time.Millisecond, lapse: failover,
 		owners: map[string]string{}, counters: map[string]counterSeen{}, resets: map[string]int{},
 		checkpoints: map[string]Row{}, corrupt: map[string]string{}, firstOwned: map[string]time.Time{},
 		history: map[string][]rowAt{}, finished: map[string]time.Time{},
@@ -181,6 +182,20 @@ func (w *Watcher) observe(r Row, now time.Time) {
 	prev, known := w.checkpoints[r.Shard]
 	prevOwner, ownerKnown := w.owners[r.Shard]
 	cs, counterKnown := w.counters[r.Shard]
+	// Owner switches since the checkpoint that this poll has not seen
+	// happen: the ones between polls.
+	switches := r.OwnerSwitches
+	if known && ComparePositions(prev, r) == 0 {
+		switches -= prev.OwnerSwitches
+	}
+	moved := ownerKnown && prevOwner != r.Owner && prevOwner != "" && r.Owner != ""
+	if moved {
+		switches--
+	}
+	for range max(switches, 0) {
+		w.changes = append(w.changes, Change{Time: now, Shard: r.Shard, From: "?", To: r.Owner, Unseen: true,
+			Checkpoint: r.Checkpoint, SubSequence: r.SubSequence})
+	}
 	switch {
 	case ownerKnown && prevOwner != r.Owner:
 		c := Change{Time: now, Shard: r.Shard, From: prevOwner, To: r.Owner}

@@ -47,12 +47,18 @@ func newTable(t *testing.T, name string) *table {
 
 func (tb *table) put(shard, owner string, counter int64, checkpoint string) {
 	tb.t.Helper()
+	tb.putSwitched(shard, owner, counter, checkpoint, 0)
+}
+
+func (tb *table) putSwitched(shard, owner string, counter int64, checkpoint string, switches int64) {
+	tb.t.Helper()
 	item := map[string]dtypes.AttributeValue{
-		"leaseKey":                    &dtypes.AttributeValueMemberS{Value: shard},
-		"leaseCounter":                &dtypes.AttributeValueMemberN{Value: strconv.FormatInt(counter, 10)},
-		"checkpoint":                  &dtypes.AttributeValueMemberS{Value: checkpoint},
-		"checkpointSubSequenceNumber": &dtypes.AttributeValueMemberN{Value: "0"},
-		"parentShardId":               &dtypes.AttributeValueMemberSS{Value: []string{"shardId-000000000009"}},
+		"leaseKey":                     &dtypes.AttributeValueMemberS{Value: shard},
+		"leaseCounter":                 &dtypes.AttributeValueMemberN{Value: strconv.FormatInt(counter, 10)},
+		"checkpoint":                   &dtypes.AttributeValueMemberS{Value: checkpoint},
+		"checkpointSubSequenceNumber":  &dtypes.AttributeValueMemberN{Value: "0"},
+		"parentShardId":                &dtypes.AttributeValueMemberSS{Value: []string{"shardId-000000000009"}},
+		"ownerSwitchesSinceCheckpoint": &dtypes.AttributeValueMemberN{Value: strconv.FormatInt(switches, 10)},
 	}
 	if owner != "" {
 		item["leaseOwner"] = &dtypes.AttributeValueMemberS{Value: owner}
@@ -80,12 +86,16 @@ func TestDecodeRowFollowsTheDocumentedFormat(t *testing.T) {
 		t.Fatalf("decoded %+v", r)
 	}
 	for name, mutate := range map[string]func(m map[string]dtypes.AttributeValue){
-		"leaseCounter is S":         func(m map[string]dtypes.AttributeValue) { m["leaseCounter"] = &dtypes.AttributeValueMemberS{Value: "x"} },
-		"checkpoint missing":        func(m map[string]dtypes.AttributeValue) { delete(m, "checkpoint") },
-		"checkpoint is N":           func(m map[string]dtypes.AttributeValue) { m["checkpoint"] = &dtypes.AttributeValueMemberN{Value: "42"} },
-		"checkpoint not a sequence": func(m map[string]dtypes.AttributeValue) { m["checkpoint"] = &dtypes.AttributeValueMemberS{Value: "12ab"} },
-		"leaseKey missing":          func(m map[string]dtypes.AttributeValue) { delete(m, "leaseKey") },
-		"owner is N":                func(m map[string]dtypes.AttributeValue) { m["leaseOwner"] = &dtypes.AttributeValueMemberN{Value: "1"} },
+		"leaseCounter is S": func(m map[string]dtypes.AttributeValue) {
+			m["leaseCounter"] = &dtypes.AttributeValueMemberS{Value: "x"}
+		},
+		"checkpoint missing": func(m map[string]dtypes.AttributeValue) { delete(m, "checkpoint") },
+		"checkpoint is N":    func(m map[string]dtypes.AttributeValue) { m["checkpoint"] = &dtypes.AttributeValueMemberN{Value: "42"} },
+		"checkpoint not a sequence": func(m map[string]dtypes.AttributeValue) {
+			m["checkpoint"] = &dtypes.AttributeValueMemberS{Value: "12ab"}
+		},
+		"leaseKey missing": func(m map[string]dtypes.AttributeValue) { delete(m, "leaseKey") },
+		"owner is N":       func(m map[string]dtypes.AttributeValue) { m["leaseOwner"] = &dtypes.AttributeValueMemberN{Value: "1"} },
 	} {
 		m := map[string]dtypes.AttributeValue{}
 		for k, v := range good {
@@ -176,5 +186,34 @@ func TestWatcherForgetsEveryShardAfterTheTableIsDeleted(t *testing.T) {
 		if w.Resets()[id] == 0 {
 			t.Errorf("%s: reset not counted", id)
 		}
+	}
+}
+
+// A move between two polls is not seen as an owner change, but the row's
+// ownerSwitchesSinceCheckpoint counts it: the watcher reports it, resuming
+// from the row's checkpoint.
+func TestWatcherCountsMovesBetweenPolls(t *testing.T) {
+	ctx := context.Background()
+	tb := newTable(t, "watch-unseen")
+	w := leasewatch.New(tb.ddb, tb.name, 0)
+	tb.putSwitched("s1", "w2", 3, seqA, 1) // w1 took it, then w2 stole it, all before the first poll
+	w.Poll(ctx)
+	tb.putSwitched("s1", "w1", 4, seqA, 2) // seen: w2 → w1
+	w.Poll(ctx)
+	tb.putSwitched("s1", "w3", 6, seqA, 4) // unseen w1 → w2, then seen w2 → w3... as w1 → w3 plus one unseen
+	w.Poll(ctx)
+	var seen, unseen int
+	for _, c := range w.Changes() {
+		if c.Unseen {
+			unseen++
+			if c.Checkpoint != seqA {
+				t.Errorf("unseen move resumes from %s, want the row's checkpoint", c.Checkpoint)
+			}
+		} else {
+			seen++
+		}
+	}
+	if seen != 2 || unseen != 2 || w.Moves() != 4 {
+		t.Errorf("seen %d, unseen %d, moves %d; want 2, 2, 4 (changes %+v)", seen, unseen, w.Moves(), w.Changes())
 	}
 }

@@ -109,6 +109,9 @@ func Write(w io.Writer, r Report) error {
 		recs += fmt.Sprintf(", producer retry copies %d", res.UnconfirmedWrites)
 	}
 	line("records", "%s", recs)
+	if res.IdentifiedByPayload > 0 {
+		line("identity", "%d records identified by payload (no kinesis.* headers)", res.IdentifiedByPayload)
+	}
 	line("throughput", "%.1f records/s, max lag %s", res.Throughput, fmtDur(r.MaxLag))
 	if l := res.Latency; l.Count > 0 {
 		line("latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (%d records)",
