@@ -38,7 +38,8 @@ var _ = Describe("My bridge", Label("example"), func() {
 			},
 			Verdicts: harness.Verdicts{MaxDuplicates: 2000, Why: "a crash may replay what was not yet checkpointed"},
 		}
-		myBridge := bridges.InProcess() // or: bridge.LoadSpec("my-bridge.yaml")
+		// Any bridge: this is Shardbridge in-process; bridge.LoadSpec("my-bridge.yaml") loads another.
+		myBridge := bridges.InProcess()
 		out, err := sc.Run(ctx, harness.RunBridge(myBridge)) // seed: SHARDBRIDGE_SEED, else a fresh one (in the report)
 		if errors.Is(err, backend.ErrBackendUnavailable) || errors.Is(err, bridge.ErrUnsupported) {
 			Skip(err.Error())

@@ -239,13 +239,26 @@ func (b *bridge) write(ctx context.Context, shard string, recs []ktypes.Record) 
 		}
 		batch = append(batch, kr)
 	}
+	var tooLarge []*kgo.Record
 	for _, res := range b.kafka.ProduceSync(context.WithoutCancel(ctx), batch...) {
 		if errors.Is(res.Err, kerr.MessageTooLarge) {
-			dead = append(dead, deadLetter(b.cfg.dlq, res.Record, "size", res.Err.Error()))
+			tooLarge = append(tooLarge, res.Record)
 			continue
 		}
 		if res.Err != nil {
 			return fmt.Errorf("produce: %w", res.Err)
+		}
+	}
+	// Kafka refuses a whole batch for one record too large: write those
+	// again one by one, and dead-letter only what is refused alone.
+	for _, r := range tooLarge {
+		r.Headers = r.Headers[:len(r.Headers):len(r.Headers)]
+		err := b.kafka.ProduceSync(context.WithoutCancel(ctx), &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}).FirstErr()
+		switch {
+		case errors.Is(err, kerr.MessageTooLarge):
+			dead = append(dead, deadLetter(b.cfg.dlq, r, "size", err.Error()))
+		case err != nil:
+			return fmt.Errorf("produce: %w", err)
 		}
 	}
 	if len(dead) == 0 {
