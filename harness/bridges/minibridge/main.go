@@ -36,7 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -91,6 +91,9 @@ type bridge struct {
 	kafka *kgo.Client
 	log   *slog.Logger
 	seen  atomic.Int64
+	// maxBytes is the topic's max.message.bytes: a larger record is
+	// dead-lettered before Kafka refuses it (and the batch it is in).
+	maxBytes int
 
 	mu       sync.Mutex
 	done     map[string]bool // shards read to their end
@@ -110,6 +113,9 @@ func run(ctx context.Context, cfg settings, log *slog.Logger) error {
 	defer kc.Close()
 	b := &bridge{cfg: cfg, kin: kinesis.NewFromConfig(awsCfg), kafka: kc, log: log,
 		done: map[string]bool{}, started: map[string]bool{}, finished: make(chan string, 64)}
+	if b.maxBytes, err = maxMessageBytes(ctx, kc, cfg.topic); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ready := false
@@ -237,28 +243,15 @@ func (b *bridge) write(ctx context.Context, shard string, recs []ktypes.Record) 
 			dead = append(dead, deadLetter(b.cfg.dlq, kr, "transform", "not JSON"))
 			continue
 		}
-		batch = append(batch, kr)
-	}
-	var tooLarge []*kgo.Record
-	for _, res := range b.kafka.ProduceSync(context.WithoutCancel(ctx), batch...) {
-		if errors.Is(res.Err, kerr.MessageTooLarge) {
-			tooLarge = append(tooLarge, res.Record)
+		if size := len(kr.Key) + len(kr.Value) + recordOverhead; size > b.maxBytes {
+			dead = append(dead, deadLetter(b.cfg.dlq, kr, "size", fmt.Sprintf("%d bytes, more than the topic's max.message.bytes %d", size, b.maxBytes)))
 			continue
 		}
+		batch = append(batch, kr)
+	}
+	for _, res := range b.kafka.ProduceSync(context.WithoutCancel(ctx), batch...) {
 		if res.Err != nil {
 			return fmt.Errorf("produce: %w", res.Err)
-		}
-	}
-	// Kafka refuses a whole batch for one record too large: write those
-	// again one by one, and dead-letter only what is refused alone.
-	for _, r := range tooLarge {
-		r.Headers = r.Headers[:len(r.Headers):len(r.Headers)]
-		err := b.kafka.ProduceSync(context.WithoutCancel(ctx), &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}).FirstErr()
-		switch {
-		case errors.Is(err, kerr.MessageTooLarge):
-			dead = append(dead, deadLetter(b.cfg.dlq, r, "size", err.Error()))
-		case err != nil:
-			return fmt.Errorf("produce: %w", err)
 		}
 	}
 	if len(dead) == 0 {
@@ -274,4 +267,29 @@ func deadLetter(topic string, r *kgo.Record, stage, why string) *kgo.Record {
 	d := &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: append([]kgo.RecordHeader(nil), r.Headers...)}
 	d.Headers = append(d.Headers, kgo.RecordHeader{Key: "dlq.stage", Value: []byte(stage)}, kgo.RecordHeader{Key: "dlq.error", Value: []byte(why)})
 	return d
+}
+
+// recordOverhead is room for a record's framing in its batch.
+const recordOverhead = 512
+
+// maxMessageBytes reads the topic's max.message.bytes.
+func maxMessageBytes(ctx context.Context, kc *kgo.Client, topic string) (int, error) {
+	rcs, err := kadm.NewClient(kc).DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil || rc.Err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, errors.Join(err, rc.Err))
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "max.message.bytes" && c.Value != nil {
+			n, err := strconv.Atoi(*c.Value)
+			if err != nil {
+				return 0, fmt.Errorf("topic %s: max.message.bytes %q", topic, *c.Value)
+			}
+			return n, nil
+		}
+	}
+	return 1048588, nil // Kafka's default
 }
