@@ -261,7 +261,7 @@ func childrenDelivered(_ context.Context, r *harness.Run, o *harness.Outcome) []
 
 func needsLimits(r *harness.Run) error {
 	if r.Env.KinesisEmulator() == nil {
-		return fmt.Errorf("Kinesis' per-shard limits, which only the embedded emulator enforces: %w", bridge.ErrUnsupported)
+		return fmt.Errorf("the per-shard Kinesis limits, which only the embedded emulator enforces: %w", bridge.ErrUnsupported)
 	}
 	return nil
 }

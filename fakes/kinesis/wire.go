@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -91,8 +90,6 @@ func (t *epochMillis) UnmarshalJSON(b []byte) error {
 	*t = epochMillis(math.Round(f * 1000))
 	return nil
 }
-
-func (t epochMillis) time() time.Time { return time.UnixMilli(int64(t)).UTC() }
 
 // appendEpoch writes ms as seconds with exactly three decimals, avoiding the
 // rounding surprises of formatting a float.
