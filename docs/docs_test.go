@@ -23,9 +23,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/shardbridge/shardbridge/harness"
-	catalog "github.com/shardbridge/shardbridge/scenarios"
 	"github.com/shardbridge/shardbridge/replicator/config"
 	"github.com/shardbridge/shardbridge/replicator/metrics"
+	catalog "github.com/shardbridge/shardbridge/scenarios"
 )
 
 func read(t *testing.T, path string) string {

@@ -12,8 +12,8 @@ import (
 	"github.com/shardbridge/shardbridge/harness/workload"
 )
 
-// Record headers the replicator writes (design.md, "The replicator's
-// contract") and the dead-letter headers the checker requires.
+// Record headers a bridge may write (Shardbridge's contract, README's "The
+// replicator") and the dead-letter headers the checker requires.
 const (
 	HeaderStream    = "kinesis.stream"
 	HeaderShard     = "kinesis.shard"
