@@ -225,6 +225,12 @@ func (r *Pool) Close(ctx context.Context) error {
 	r.mu.Unlock()
 	if owns && !failed && len(errs) == 0 {
 		_ = os.RemoveAll(dir)
+		// Instances started later (a replay) get a directory of their own.
+		r.mu.Lock()
+		if r.logDir == dir {
+			r.logDir, r.ownsDir = "", false
+		}
+		r.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }
