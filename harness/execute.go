@@ -79,7 +79,12 @@ func (s *Scenario) Run(ctx context.Context, opts ...RunOption) (*Outcome, error)
 }
 
 func (r *Run) checkNeeds() error {
-	if err := bridge.Missing(r.Bridge(), r.Scenario.Requires...); err != nil {
+	need := r.Scenario.Requires
+	if r.Scenario.Replay != "" {
+		// A replay resets the application the KCL way: by emptying its lease table.
+		need = append(slices.Clone(need), bridge.LeaseTable)
+	}
+	if err := bridge.Missing(r.Bridge(), need...); err != nil {
 		return fmt.Errorf("scenario %s: %w", r.Scenario.Name, err)
 	}
 	if r.Scenario.CanRun != nil {
@@ -234,7 +239,7 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 	checkOpts.Events = r.events()
 	res := checker.Check(expectAcks, mainOut, dlqOut, checkOpts)
 	out.Result = res
-	out.mainOut = mainOut
+	out.mainOut, out.acks = mainOut, expectAcks
 	// The main phase's lease history explains its duplicates (a replay
 	// resets every lease afterwards).
 	r.Leases.Poll(ctx)

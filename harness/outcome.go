@@ -51,6 +51,7 @@ type Outcome struct {
 	Broken []string
 
 	mainOut []checker.Observed
+	acks    []workload.Ack
 }
 
 // Verdict is one judgement of a run.
@@ -92,12 +93,14 @@ func (o *Outcome) Unmet() []string {
 }
 
 // OutputPerShard counts the distinct records of each shard in the main
-// topic (records identified by headers).
+// topic (identified by headers, or by payload for a bridge without them).
 func (o *Outcome) OutputPerShard() map[string]int {
 	seen := map[checker.ID]bool{}
 	out := map[string]int{}
+	ix := checker.NewAckIndex(o.acks)
 	for _, rec := range o.mainOut {
-		id, err := rec.ID()
+		r, err := ix.Identify(rec, checker.IdentityAuto)
+		id := r.ID
 		if err != nil || seen[id] {
 			continue
 		}
