@@ -14,11 +14,11 @@ func instanceAction(kind, verb string, sel harness.InstanceSelector, needs func(
 		if err != nil {
 			return err
 		}
-		id := in.WorkerID()
 		if err := f(ctx, in); err != nil {
 			return fmt.Errorf("%s %s: %w", verb, in.Name(), err)
 		}
-		r.Record(kind, fmt.Sprintf("%s %s (%s)", verb, in.Name(), id), "")
+		// After the action: a started instance shows its new life's worker id.
+		r.Record(kind, fmt.Sprintf("%s %s (%s)", verb, in.Name(), in.WorkerID()), "")
 		return nil
 	}}
 }
