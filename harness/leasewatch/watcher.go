@@ -10,8 +10,8 @@
 //     protocol would see it: owner changes (Changes, Moves) — those between
 //     two polls too, counted by the row's ownerSwitchesSinceCheckpoint — a
 //     lease whose counter stood still for its whole failover time before it
-//     moved again under the same owner (a lapse: the lease expired and was
-//     re-taken, from the checkpoint), checkpoints that went backwards
+//     moved again under the same owner (a lapse: the lease expired, for its
+//     holder too, which resumes from the checkpoint), checkpoints that went backwards
 //     (Regressions), when a shard was first owned and first finished.
 //   - Times are the watcher's own observations (it polls every 25 ms); no
 //     clock of a bridge is read.
@@ -82,10 +82,12 @@ type rowAt struct {
 
 // New returns a watcher of the lease table named table. failover is the
 // bridge's lease failover time: a counter that stands still that long
-// belongs to an expired lease (0: lapses are not looked for).
+// belongs to an expired lease (0: lapses are not looked for). The watcher
+// sees a counter move up to a poll and a write's latency after its holder
+// sent it, so it counts a lapse from nine tenths of the failover time.
 func New(ddb *dynamodb.Client, table string, failover time.Duration) *Watcher {
 	return &Watcher{
-		ddb: ddb, table: table, interval: 25 * time.Millisecond, lapse: failover,
+		ddb: ddb, table: table, interval: 25 * time.Millisecond, lapse: failover * 9 / 10,
 		owners: map[string]string{}, counters: map[string]counterSeen{}, resets: map[string]int{},
 		checkpoints: map[string]Row{}, corrupt: map[string]string{}, firstOwned: map[string]time.Time{},
 		history: map[string][]rowAt{}, finished: map[string]time.Time{},
