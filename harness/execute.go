@@ -314,7 +314,7 @@ func (r *Run) runSchedule(ctx context.Context) []string {
 		if trig.Ready == nil {
 			trig = Now()
 		}
-		err := pollUntil(ctx, 10*time.Millisecond, func() (bool, error) { return trig.Ready(ctx, r) })
+		err := bridge.PollUntil(ctx, 10*time.Millisecond, func() (bool, error) { return trig.Ready(ctx, r) })
 		if err != nil {
 			return []string{fmt.Sprintf("schedule step %d (%s: %s) never fired: %v", i+1, trig.Desc, st.Do.Desc, err)}
 		}

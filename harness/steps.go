@@ -200,26 +200,6 @@ func Note(kind, detail string) Action {
 	}}
 }
 
-// pollUntil calls f every interval until it reports true, fails, or ctx ends.
-func pollUntil(ctx context.Context, interval time.Duration, f func() (bool, error)) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		ok, err := f()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
 // leaseTrigger marks a trigger that reads the lease table.
 func leaseTrigger(t Trigger) Trigger {
 	t.needs = []bridge.Capability{bridge.LeaseTable}

@@ -100,7 +100,7 @@ func LeaseMovesBeforeChildCheckpoint() harness.Scenario {
 			f := childrenDelivered(ctx, r, o)
 			moved := false
 			for _, c := range o.LeaseChanges {
-				if slices.Contains(o.Reshards[0].Children, c.Shard) && c.From != "" && c.To != "" {
+				if slices.Contains(o.Reshards[0].Children, c.Shard) && c.From != "" && c.To != "" && !c.Lapse {
 					moved = true
 				}
 			}

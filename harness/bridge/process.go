@@ -274,7 +274,7 @@ func (p *childProcess) Ready(ctx context.Context) error {
 			return fmt.Errorf("no line matched %q: %w", p.readyRE, ctx.Err())
 		}
 	}
-	return pollUntil(ctx, 50*time.Millisecond, func() (bool, error) {
+	return PollUntil(ctx, 50*time.Millisecond, func() (bool, error) {
 		select {
 		case <-p.doneCh:
 			return false, fmt.Errorf("process exited before it was ready: %v%s", p.err, tailSuffix(p.LogTail()))
@@ -362,8 +362,9 @@ func tailSuffix(tail string) string {
 	return "\n--- last log lines ---\n" + tail
 }
 
-// pollUntil calls f every interval until it reports true, fails, or ctx ends.
-func pollUntil(ctx context.Context, interval time.Duration, f func() (bool, error)) error {
+// PollUntil calls f every interval until it reports true, fails, or ctx
+// ends (the harness waits for conditions of the systems it watches so).
+func PollUntil(ctx context.Context, interval time.Duration, f func() (bool, error)) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

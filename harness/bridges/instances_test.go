@@ -28,26 +28,6 @@ func suffix() string {
 
 func isSequence(cp string) bool { return cp != "" && strings.Trim(cp, "0123456789") == "" }
 
-// pollUntil calls f every interval until it reports true, fails, or ctx ends.
-func pollUntil(ctx context.Context, interval time.Duration, f func() (bool, error)) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		ok, err := f()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
 // fixture is an environment with a two-shard stream, a topic and a runner.
 type fixture struct {
 	env   *backend.Env
@@ -98,7 +78,7 @@ func (f *fixture) waitOut(t *testing.T, in *bridge.Instance, n int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := pollUntil(ctx, 50*time.Millisecond, func() (bool, error) {
+	err := bridge.PollUntil(ctx, 50*time.Millisecond, func() (bool, error) {
 		s, err := in.Stats(ctx)
 		return err == nil && s.RecordsOut >= n, nil
 	})
@@ -113,7 +93,7 @@ func (f *fixture) waitCheckpointed(t *testing.T) []leasewatch.Row {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var rows []leasewatch.Row
-	err := pollUntil(ctx, 50*time.Millisecond, func() (bool, error) {
+	err := bridge.PollUntil(ctx, 50*time.Millisecond, func() (bool, error) {
 		f.mon.Poll(ctx)
 		rows = f.mon.Rows()
 		if len(rows) != 2 {
@@ -182,7 +162,7 @@ func TestInProcessKillLeavesLeasesAndCheckpointsAsTheyWere(t *testing.T) {
 	f.produce(t, 100, 2)
 	ctx2, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := pollUntil(ctx2, 50*time.Millisecond, func() (bool, error) {
+	if err := bridge.PollUntil(ctx2, 50*time.Millisecond, func() (bool, error) {
 		s, err := in.Stats(ctx2)
 		return err == nil && s.RecordsOut >= 100, nil
 	}); err != nil {
@@ -216,7 +196,7 @@ func TestInProcessPauseMakesAZombie(t *testing.T) {
 	// so wait for the balanced spread first.
 	ctx1, cancel1 := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel1()
-	if err := pollUntil(ctx1, 50*time.Millisecond, func() (bool, error) {
+	if err := bridge.PollUntil(ctx1, 50*time.Millisecond, func() (bool, error) {
 		f.mon.Poll(ctx1)
 		owned := 0
 		for _, l := range f.mon.Rows() {
@@ -235,7 +215,7 @@ func TestInProcessPauseMakesAZombie(t *testing.T) {
 	ctx2, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	other := f.pool.Instance(1)
-	err := pollUntil(ctx2, 50*time.Millisecond, func() (bool, error) {
+	err := bridge.PollUntil(ctx2, 50*time.Millisecond, func() (bool, error) {
 		f.mon.Poll(ctx2)
 		rows := f.mon.Rows()
 		for _, l := range rows {
@@ -255,7 +235,7 @@ func TestInProcessPauseMakesAZombie(t *testing.T) {
 	// can use most of its own.
 	ctx3, cancel3 := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel3()
-	err = pollUntil(ctx3, 50*time.Millisecond, func() (bool, error) {
+	err = bridge.PollUntil(ctx3, 50*time.Millisecond, func() (bool, error) {
 		s, err := zombie.Stats(ctx3)
 		return err == nil && s.LeaseEvents["lost"] > 0, nil
 	})
@@ -316,7 +296,7 @@ func TestChildProcessLifecycle(t *testing.T) {
 	f.produce(t, 50, 5)
 	ctx2, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := pollUntil(ctx2, 50*time.Millisecond, func() (bool, error) {
+	if err := bridge.PollUntil(ctx2, 50*time.Millisecond, func() (bool, error) {
 		s, err := in.Stats(ctx2)
 		return err == nil && s.RecordsOut >= 50, nil
 	}); err != nil {
@@ -350,7 +330,7 @@ func TestInProcessCutOffFromLeaseTable(t *testing.T) {
 	var shard string
 	ctx1, cancel1 := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel1()
-	if err := pollUntil(ctx1, 50*time.Millisecond, func() (bool, error) {
+	if err := bridge.PollUntil(ctx1, 50*time.Millisecond, func() (bool, error) {
 		f.mon.Poll(ctx1)
 		owned := 0
 		for _, l := range f.mon.Rows() {
@@ -367,7 +347,7 @@ func TestInProcessCutOffFromLeaseTable(t *testing.T) {
 	f.produce(t, 300, 7)
 	ctxOut, cancelOut := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelOut()
-	if err := pollUntil(ctxOut, 50*time.Millisecond, func() (bool, error) {
+	if err := bridge.PollUntil(ctxOut, 50*time.Millisecond, func() (bool, error) {
 		return f.pool.Total(ctxOut).RecordsOut >= 600 && len(f.in.HandedOff(cut.WorkerID(), shard)) > 0, nil
 	}); err != nil {
 		t.Fatalf("the records were never all delivered, with some of %s by %s: %v", shard, cut.Name(), err)
@@ -379,7 +359,7 @@ func TestInProcessCutOffFromLeaseTable(t *testing.T) {
 	// It cannot renew: the other instance takes its lease once it expires.
 	ctx2, cancel2 := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel2()
-	if err := pollUntil(ctx2, 20*time.Millisecond, func() (bool, error) {
+	if err := bridge.PollUntil(ctx2, 20*time.Millisecond, func() (bool, error) {
 		f.mon.Poll(ctx2)
 		l, ok := f.mon.Row(shard)
 		return ok && l.Owner == other.WorkerID(), nil
@@ -389,7 +369,7 @@ func TestInProcessCutOffFromLeaseTable(t *testing.T) {
 	// It finds out by itself, without a single lease-table answer.
 	ctx3, cancel3 := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel3()
-	if err := pollUntil(ctx3, 50*time.Millisecond, func() (bool, error) {
+	if err := bridge.PollUntil(ctx3, 50*time.Millisecond, func() (bool, error) {
 		s, err := cut.Stats(ctx3)
 		return err == nil && s.LeaseEvents["lost"] > 0, nil
 	}); err != nil {
@@ -422,7 +402,7 @@ func TestInProcessCutOffFromLeaseTable(t *testing.T) {
 	}
 	ctx4, cancel4 := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel4()
-	if err := pollUntil(ctx4, 50*time.Millisecond, func() (bool, error) {
+	if err := bridge.PollUntil(ctx4, 50*time.Millisecond, func() (bool, error) {
 		f.mon.Poll(ctx4)
 		for _, l := range f.mon.Rows() {
 			if l.Owner == cut.WorkerID() {
