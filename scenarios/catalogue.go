@@ -34,6 +34,12 @@ import (
 // history, which the "duplicates" verdict also checks).
 const leaseMoveReplay = "each lease move may replay up to a checkpoint interval"
 
+// afterLeaseMoves are the verdicts of a scenario whose faults move leases:
+// duplicates bounded by leaseMoveReplay, and the scenario's own checks.
+func afterLeaseMoves(checks ...harness.Check) harness.Verdicts {
+	return harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: checks}
+}
+
 // EnvBridge names a bridge file the Ginkgo suite runs every scenario with.
 const EnvBridge = "SHARDBRIDGE_BRIDGE"
 

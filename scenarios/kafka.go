@@ -24,7 +24,7 @@ func KafkaBrokerFaults() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.6), inject.RestartBroker()),
 			harness.Then(harness.AfterFraction(0.8), inject.MoveLeaders()),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{happened("produce-error", "produce-timeout", "broker-restart", "leader-move")}},
+		Verdicts: afterLeaseMoves(happened("produce-error", "produce-timeout", "broker-restart", "leader-move")),
 	}
 }
 

@@ -37,13 +37,13 @@ func ZombieCheckpoint() harness.Scenario {
 			harness.Then(harness.OwnsAllLeases(1), harness.Note("milestone", "r1 holds every lease")),
 			harness.Then(harness.Wait(1500*time.Millisecond), inject.Resume(harness.InstanceAt(0))),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{{Name: "scenario checks", Func: func(_ context.Context, _ *harness.Run, o *harness.Outcome) []string {
+		Verdicts: afterLeaseMoves(harness.Check{Name: "scenario checks", Func: func(_ context.Context, _ *harness.Run, o *harness.Outcome) []string {
 			z := o.Stats["r0"]
 			if z.LeaseEvents["lost"] == 0 && z.Checkpoints["lost"] == 0 {
 				return []string{fmt.Sprintf("the zombie r0 never noticed it lost its leases (lease events %v, checkpoints %v)", z.LeaseEvents, z.Checkpoints)}
 			}
 			return nil
-		}}}},
+		}}),
 	}
 }
 
@@ -68,12 +68,12 @@ func RebalanceJoinLeave() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.55), inject.Stop(harness.InstanceAt(0))),
 			harness.Then(harness.AfterFraction(0.75), inject.Kill(harness.InstanceAt(1))),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{{Name: "scenario checks", Func: func(_ context.Context, _ *harness.Run, o *harness.Outcome) []string {
+		Verdicts: afterLeaseMoves(harness.Check{Name: "scenario checks", Func: func(_ context.Context, _ *harness.Run, o *harness.Outcome) []string {
 			if o.LeaseMoves == 0 {
 				return []string{"no lease ever moved between workers: the rebalance was not exercised"}
 			}
 			return nil
-		}}}},
+		}}),
 	}
 }
 
@@ -96,7 +96,7 @@ func LeaseMovesBeforeChildCheckpoint() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.3), inject.SplitShard(harness.HotShard())),
 			harness.Then(harness.ChildTaken(), inject.Kill(harness.OwnerOf("a child", inject.LastChildren))),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{{Name: "scenario checks", Func: func(ctx context.Context, r *harness.Run, o *harness.Outcome) []string {
+		Verdicts: afterLeaseMoves(harness.Check{Name: "scenario checks", Func: func(ctx context.Context, r *harness.Run, o *harness.Outcome) []string {
 			f := childrenDelivered(ctx, r, o)
 			moved := false
 			for _, c := range o.LeaseChanges {
@@ -108,7 +108,7 @@ func LeaseMovesBeforeChildCheckpoint() harness.Scenario {
 				f = append(f, "no child lease moved from its killed owner to another worker")
 			}
 			return f
-		}}}},
+		}}),
 	}
 }
 
@@ -231,7 +231,7 @@ func LeaseRowsDamaged() harness.Scenario {
 			// meet the damage and drop the lease.
 			harness.Then(harness.Wait(2500*time.Millisecond), inject.RepairLease()),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{{Name: "scenario checks", Func: func(_ context.Context, r *harness.Run, o *harness.Outcome) []string {
+		Verdicts: afterLeaseMoves(harness.Check{Name: "scenario checks", Func: func(_ context.Context, r *harness.Run, o *harness.Outcome) []string {
 			var f []string
 			deleted, corrupted := faultShard(r, "lease-delete"), faultShard(r, "lease-corrupt")
 			// The deleted row came back: by the lease table alone, with an
@@ -258,7 +258,7 @@ func LeaseRowsDamaged() harness.Scenario {
 				f = append(f, fmt.Sprintf("the lease of the corrupted shard %q was never taken again after the repair", corrupted))
 			}
 			return f
-		}}}},
+		}}),
 	}
 }
 
@@ -284,7 +284,7 @@ func LeaseTableLostAnswers() harness.Scenario {
 				fault.Rule{Service: fault.ServiceDynamoDB, Operations: []string{"UpdateItem"}, Probability: 0.5, Action: fault.LoseResponse},
 				3*time.Second)),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{{Name: "scenario checks", Func: func(_ context.Context, r *harness.Run, o *harness.Outcome) []string {
+		Verdicts: afterLeaseMoves(harness.Check{Name: "scenario checks", Func: func(_ context.Context, r *harness.Run, o *harness.Outcome) []string {
 			f := leasesSteadyDuring(o, string(fault.LoseResponse), "lease-table answers were lost")
 			if n := r.Env.Faults().Count(fault.LoseResponse); n == 0 {
 				f = append(f, "no lease-table answer was lost: the fault never fired")
@@ -302,7 +302,7 @@ func LeaseTableLostAnswers() harness.Scenario {
 				}
 			}
 			return f
-		}}}},
+		}}),
 	}
 }
 
@@ -326,7 +326,7 @@ func LeaseTableThrottled() harness.Scenario {
 			harness.Then(harness.Balanced(), harness.Note("milestone", "leases balanced: 2 per instance")),
 			harness.Then(harness.Wait(500*time.Millisecond), inject.ThrottleLeaseTable(0.5, 3*time.Second)),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{happened("throttle"), {Name: "scenario checks", Func: func(_ context.Context, _ *harness.Run, o *harness.Outcome) []string {
+		Verdicts: afterLeaseMoves(happened("throttle"), harness.Check{Name: "scenario checks", Func: func(_ context.Context, _ *harness.Run, o *harness.Outcome) []string {
 			f := leasesSteadyDuring(o, "throttle", "the lease table was throttled")
 			// The throttling must have reached the lease manager (and been
 			// retried), or the scenario proves nothing about it.
@@ -338,7 +338,7 @@ func LeaseTableThrottled() harness.Scenario {
 				f = append(f, "no instance counted a lease-table throttle (replicator_lease_table_throttles_total): the fault never reached the lease manager")
 			}
 			return f
-		}}}},
+		}}),
 	}
 }
 

@@ -32,7 +32,7 @@ func HotShardSplit() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.3), inject.SplitShard(harness.HotShard())),
 			harness.Then(harness.AfterFraction(0.6), inject.SplitShard(harness.HotShard())),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{resharded(2, 1), {Name: "children delivered", Func: childrenDelivered}}},
+		Verdicts: afterLeaseMoves(resharded(2, 1), harness.Check{Name: "children delivered", Func: childrenDelivered}),
 	}
 }
 
@@ -53,7 +53,7 @@ func ColdShardMerge() harness.Scenario {
 		Schedule: []harness.Step{
 			harness.Then(harness.AfterFraction(0.4), inject.MergeShards()),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{resharded(1, 2), {Name: "children delivered", Func: childrenDelivered}}},
+		Verdicts: afterLeaseMoves(resharded(1, 2), harness.Check{Name: "children delivered", Func: childrenDelivered}),
 	}
 }
 
@@ -78,7 +78,7 @@ func CrashAfterShardEnd() harness.Scenario {
 			harness.Then(harness.Now(), inject.DeleteLease("the children", inject.LastChildren)),
 			harness.Then(harness.Wait(300*time.Millisecond), inject.StartAgain(harness.InstanceAt(0))),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{happened("kill", "lease-delete"), {Name: "children delivered", Func: childrenDelivered}}},
+		Verdicts: afterLeaseMoves(happened("kill", "lease-delete"), harness.Check{Name: "children delivered", Func: childrenDelivered}),
 	}
 }
 
@@ -101,7 +101,7 @@ func RestartAcrossSplit() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.4), inject.SplitShard(harness.HotShard())),
 			harness.Then(harness.AfterFraction(0.55), inject.StartAgain(harness.InstanceAt(0))),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: leaseMoveReplay, Checks: []harness.Check{{Name: "scenario checks", Func: func(ctx context.Context, r *harness.Run, o *harness.Outcome) []string {
+		Verdicts: afterLeaseMoves(harness.Check{Name: "scenario checks", Func: func(ctx context.Context, r *harness.Run, o *harness.Outcome) []string {
 			f := childrenDelivered(ctx, r, o)
 			rs := o.Reshards
 			if len(rs) > 0 {
@@ -111,7 +111,7 @@ func RestartAcrossSplit() harness.Scenario {
 				}
 			}
 			return f
-		}}}},
+		}}),
 	}
 }
 
@@ -136,7 +136,7 @@ func TrimmedParent() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.45), inject.TrimStream()),
 			harness.Then(harness.AfterFraction(0.55), inject.StartAgain(harness.InstanceAt(0))),
 		},
-		Verdicts: harness.Verdicts{Checks: []harness.Check{happened("retention-trim"), {Name: "scenario checks", Func: func(_ context.Context, r *harness.Run, o *harness.Outcome) []string {
+		Verdicts: harness.Verdicts{Checks: []harness.Check{happened("retention-trim"), harness.Check{Name: "scenario checks", Func: func(_ context.Context, r *harness.Run, o *harness.Outcome) []string {
 			var f []string
 			out := o.OutputPerShard()
 			for _, rs := range o.Reshards {
