@@ -271,7 +271,7 @@ func Unavailable(reason error) error {
 	return &dockerUnavailableError{reason: reason}
 }
 
-// SkipReason reports whether err (possibly wrapped by harness.Start) says
+// SkipReason reports whether err (possibly wrapped by backend.Start) says
 // Docker is missing, and if so the line a test should skip with:
 // "Docker not available: <reason>".
 func SkipReason(err error) (string, bool) {
