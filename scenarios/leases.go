@@ -11,6 +11,7 @@ import (
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/bridge"
 	"github.com/shardbridge/shardbridge/harness/inject"
+	"github.com/shardbridge/shardbridge/harness/leasewatch"
 )
 
 // ZombieCheckpoint is catalogue item 6.
@@ -245,17 +246,12 @@ func LeaseRowsDamaged() harness.Scenario {
 			if _, ok := o.CorruptRows[corrupted]; !ok {
 				f = append(f, fmt.Sprintf("the lease watcher never saw the corrupted row of %q", corrupted))
 			}
-			// Its holder must have dropped the damaged lease: after the
-			// repair the shard changed hands or lapsed and was taken again.
-			repaired := o.FaultTimes("lease-repair")
-			dropped := false
-			for _, c := range o.LeaseChanges {
-				if c.Shard == corrupted && len(repaired) > 0 && !c.Time.Before(repaired[0]) && c.To != "" {
-					dropped = true
-				}
-			}
-			if !dropped {
-				f = append(f, fmt.Sprintf("the lease of the corrupted shard %q was never taken again after the repair", corrupted))
+			// The shard went on from the repaired row: its checkpoint moved past
+			// the one the repair put back (the row as first seen again).
+			restored, ok1 := r.Leases.FirstRow(corrupted)
+			final, ok2 := r.Leases.Row(corrupted)
+			if !ok1 || !ok2 || leasewatch.ComparePositions(final, restored) <= 0 {
+				f = append(f, fmt.Sprintf("the corrupted shard %q never checkpointed past its repaired row (repaired at %s, last %s)", corrupted, restored.Position(), final.Position()))
 			}
 			return f
 		}}),
