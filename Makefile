@@ -7,7 +7,7 @@ SEED ?=
 LABELS ?=
 BRIDGE ?= harness/bridges/shardbridge.yaml
 
-.PHONY: demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators emulator replicator bench fuzz up up-emulator down lint-compose
+.PHONY: demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators kafka emulator replicator bench fuzz up up-emulator down lint-compose
 
 demo: ## the embedded chaos demo (README's first command)
 	$(GO) run ./scenarios/cmd/chaos demo $(if $(SEED),--seed $(SEED))
@@ -30,7 +30,7 @@ scenarios: ## the Ginkgo chaos suite; LABELS=crash narrows it, SEED=N re-runs a 
 scenarios-bridge: ## the catalogue against a bridge file: make scenarios-bridge BRIDGE=harness/bridges/shardbridge.yaml
 	SHARDBRIDGE_BRIDGE=$(BRIDGE) SHARDBRIDGE_SEED=$(SEED) $(GINKGO) $(if $(LABELS),--label-filter='$(LABELS)') ./scenarios/
 
-scenarios-external: emulators ## the scenarios labelled `external`, on kinesis-mock + dynalite + the in-process Kafka
+scenarios-external: emulators kafka ## the scenarios labelled `external`, on kinesis-mock + dynalite + Apache Kafka
 	SHARDBRIDGE_BACKEND=reference SHARDBRIDGE_REQUIRE_REFERENCE=1 $(GINKGO) --label-filter='external' ./scenarios/...
 
 test-containers: ## the scenario suite on LocalStack + Redpanda (needs a Docker engine)
@@ -38,6 +38,9 @@ test-containers: ## the scenario suite on LocalStack + Redpanda (needs a Docker 
 
 emulators: ## install kinesis-mock (kinesis-local) and dynalite from npm into .emulators/
 	bash scripts/install-emulators.sh
+
+kafka: ## fetch Apache Kafka (pinned) with Maven into .emulators/kafka/, for the reference backend
+	bash scripts/install-kafka.sh
 
 emulator: ## build the standalone emulator binary
 	$(GO) build -o bin/emulator ./fakes/cmd/emulator

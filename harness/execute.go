@@ -295,7 +295,7 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 	maxLag := r.maxLag
 	r.mu.Unlock()
 	out.Report = report.Report{
-		Scenario: sc.Name, Seed: r.Seed, Mode: sc.Verdicts.Delivery, Backend: string(env.Backend()),
+		Scenario: sc.Name, Seed: r.Seed, Mode: sc.Verdicts.Delivery, Backend: string(env.Backend()) + " (" + env.Parts() + ")",
 		Started: r.start, Duration: out.Duration, Produced: out.Workload.Generated,
 		Result: res, Replay: out.Replay, MaxLag: maxLag, Faults: out.Faults, Failures: failures,
 	}

@@ -130,6 +130,7 @@ func All() []harness.Scenario {
 		LeaseTableLostAnswers(),
 		HotKeys(),
 		KafkaBrokerFaults(),
+		KafkaBrokerCrash(),
 		ReplayTrimHorizon(),
 		ReplayAtTimestamp(),
 		BrokenDroppingSink(),

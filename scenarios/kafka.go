@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"time"
+
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/inject"
 )
@@ -25,6 +27,28 @@ func KafkaBrokerFaults() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.8), inject.MoveLeaders()),
 		},
 		Verdicts: afterLeaseMoves(happened("produce-error", "produce-timeout", "broker-restart", "leader-move")),
+	}
+}
+
+// KafkaBrokerCrash is catalogue item 16 on any broker the harness can
+// kill: the real Apache Kafka of the reference backend as well as kfake.
+func KafkaBrokerCrash() harness.Scenario {
+	return harness.Scenario{
+		Name:  "kafka-broker-crash",
+		Title: "The Kafka broker is killed mid-run, then restarted cleanly: produces of unknown outcome, nothing lost",
+		Story: "At 30% the broker is SIGKILLed — every produce request in flight gets no answer, so its outcome is " +
+			"unknown to the bridge — and comes back two seconds later on its data; at 65% it is restarted cleanly. " +
+			"A produce that failed must rewind its shard, never skip it, and order per key must hold.",
+		Labels:   []string{LabelKafka, LabelCrash, LabelExternal},
+		Items:    []int{16},
+		Records:  3000,
+		Workload: steady(800),
+		Schedule: []harness.Step{
+			harness.Then(harness.AfterFraction(0.3), inject.CrashBroker(2*time.Second)),
+			harness.Then(harness.AfterFraction(0.65), inject.RestartBroker()),
+		},
+		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: "a failed produce rewinds its shard to the last acknowledged record",
+			Checks: []harness.Check{happened("broker-crash", "broker-restart")}},
 	}
 }
 

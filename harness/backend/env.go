@@ -96,6 +96,7 @@ type Services struct {
 	DynamoDBEndpoint string
 	Brokers          []string
 	Broker           BrokerControl // nil when the broker cannot be controlled
+	Parts            string        // what each service is, for reports (optional)
 	Close            func(context.Context) error
 }
 
@@ -104,6 +105,12 @@ type BrokerControl interface {
 	Stop(ctx context.Context) error
 	Start(ctx context.Context) error
 	Restart(ctx context.Context) error
+}
+
+// BrokerKiller is a BrokerControl that can also crash the broker (SIGKILL,
+// data kept for Start).
+type BrokerKiller interface {
+	Kill() error
 }
 
 // ServicesStarter starts a backend's services; WithContainers plugs in the
@@ -164,6 +171,7 @@ type Env struct {
 	brokers     []string
 	kafka       *fakekafka.Cluster
 	broker      BrokerControl
+	parts       string // what each service is, for reports
 	kinesisEmu  *fakekinesis.Emulator
 	kinesisAPI  *kinesis.Client
 	dynamoAPI   *dynamodb.Client
@@ -265,6 +273,9 @@ func (e *Env) startKafka(ctx context.Context, cfg envConfig) error {
 	return nil
 }
 
+// kfakeName names the in-process broker in reports.
+const kfakeName = "kfake (franz-go, in-process)"
+
 func (e *Env) startEmbedded(ctx context.Context, cfg envConfig) error {
 	e.clockReal = true
 	e.kinesisEmu = fakekinesis.New(fakekinesis.WithClock(e.clock), fakekinesis.WithLimits(cfg.kinesisLimits), fakekinesis.WithRegion(e.region))
@@ -272,6 +283,7 @@ func (e *Env) startEmbedded(ctx context.Context, cfg envConfig) error {
 	// One port for both services, as LocalStack does; the fault layer in front.
 	url := e.serve(e.faults.Middleware(awsmux.New(e.kinesisEmu, ddb)))
 	e.kinesisURL, e.dynamoURL = url, url
+	e.parts = "Shardbridge's Kinesis and DynamoDB emulators, " + kfakeName
 	return e.startKafka(ctx, cfg)
 }
 
@@ -289,12 +301,19 @@ func (e *Env) startReference(ctx context.Context, cfg envConfig) error {
 	if err := e.proxy(km.Endpoint, dl.Endpoint); err != nil {
 		return err
 	}
-	return e.startKafka(ctx, cfg)
+	kb, err := refemu.StartKafka(ctx, refemu.WithLogger(cfg.logger))
+	if err != nil {
+		return wrapUnavailable(err)
+	}
+	e.onClose(func(context.Context) error { return kb.Close() })
+	e.brokers, e.broker = kb.Brokers, kb
+	e.parts = fmt.Sprintf("%s %s, %s %s, %s %s", refemu.KinesisMock, km.Version(), refemu.Dynalite, dl.Version(), refemu.ApacheKafka, kb.Version)
+	return nil
 }
 
 func wrapUnavailable(err error) error {
 	if errors.Is(err, refemu.ErrNotInstalled) {
-		return fmt.Errorf("%w: %w (run `make emulators`)", ErrBackendUnavailable, err)
+		return fmt.Errorf("%w: %w (run `make emulators kafka`)", ErrBackendUnavailable, err)
 	}
 	return err
 }
@@ -320,8 +339,16 @@ func (e *Env) adopt(ctx context.Context, cfg envConfig, svc *Services) error {
 	if err := e.proxy(svc.KinesisEndpoint, svc.DynamoDBEndpoint); err != nil {
 		return err
 	}
+	e.parts = svc.Parts
+	if e.parts == "" {
+		e.parts = "Kinesis " + svc.KinesisEndpoint + ", DynamoDB " + svc.DynamoDBEndpoint
+	}
 	if len(svc.Brokers) == 0 {
+		e.parts += ", " + kfakeName
 		return e.startKafka(ctx, cfg)
+	}
+	if svc.Parts == "" {
+		e.parts += ", Kafka " + strings.Join(svc.Brokers, ",")
 	}
 	e.brokers = svc.Brokers
 	e.broker = svc.Broker
@@ -359,6 +386,10 @@ func (e *Env) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Parts says what each service of the environment is, e.g. "kinesis-mock
+// 0.6.2, dynalite 4.0.0, Apache Kafka 4.4.0".
+func (e *Env) Parts() string { return e.parts }
 
 // Backend reports which backend the environment runs on.
 func (e *Env) Backend() Kind { return e.backend }
@@ -509,3 +540,6 @@ type clusterControl struct{ c *fakekafka.Cluster }
 func (b clusterControl) Stop(context.Context) error        { b.c.Stop(); return nil }
 func (b clusterControl) Start(ctx context.Context) error   { return b.c.Start(ctx) }
 func (b clusterControl) Restart(ctx context.Context) error { return b.c.Restart(ctx) }
+
+// Kill is Stop: the in-process broker has no graceful shutdown to skip.
+func (b clusterControl) Kill() error { b.c.Stop(); return nil }

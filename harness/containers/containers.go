@@ -227,6 +227,7 @@ func Start(ctx context.Context, opts ...Option) (svc *backend.Services, err erro
 		DynamoDBEndpoint: ls.endpoint, // LocalStack serves every service on one port
 		Brokers:          []string{rp.broker},
 		Broker:           rp,
+		Parts:            "LocalStack " + cfg.localstackImage + ", Redpanda " + cfg.redpandaImage,
 		Close: func(ctx context.Context) error {
 			return errors.Join(rp.close(ctx), ls.close(ctx))
 		},

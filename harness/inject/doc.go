@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/shardbridge/shardbridge/harness"
+	"github.com/shardbridge/shardbridge/harness/backend"
 	"github.com/shardbridge/shardbridge/harness/bridge"
 )
 
@@ -40,6 +41,16 @@ func needKafka(r *harness.Run) error {
 func needBroker(r *harness.Run) error {
 	if r.Env.Broker() == nil {
 		return fmt.Errorf("control of the Kafka broker (backend %s gives none): %w", r.Env.Backend(), bridge.ErrUnsupported)
+	}
+	return nil
+}
+
+func needKiller(r *harness.Run) error {
+	if err := needBroker(r); err != nil {
+		return err
+	}
+	if _, ok := r.Env.Broker().(backend.BrokerKiller); !ok {
+		return fmt.Errorf("a Kafka broker that can be killed (backend %s's cannot): %w", r.Env.Backend(), bridge.ErrUnsupported)
 	}
 	return nil
 }

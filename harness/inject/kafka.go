@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shardbridge/shardbridge/harness"
+	"github.com/shardbridge/shardbridge/harness/backend"
 )
 
 // RestartBroker stops the Kafka broker and starts it again with its data.
@@ -34,6 +35,27 @@ func StopBroker(d time.Duration) harness.Action {
 			return fmt.Errorf("start broker: %w", err)
 		}
 		r.Record("broker-up", "Kafka broker started", "")
+		return nil
+	}}
+}
+
+// CrashBroker kills the Kafka broker (SIGKILL: requests in flight get no
+// answer, so their outcome is unknown to the producer), keeps it down for d,
+// and starts it again on its data.
+func CrashBroker(d time.Duration) harness.Action {
+	return harness.Action{Kind: "broker-crash", Desc: "crash the Kafka broker for " + d.String(), Needs: needKiller, Do: func(ctx context.Context, r *harness.Run) error {
+		if err := r.Env.Broker().(backend.BrokerKiller).Kill(); err != nil {
+			return fmt.Errorf("kill broker: %w", err)
+		}
+		r.Record("broker-crash", "Kafka broker killed (SIGKILL), down for "+d.String(), "")
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+		if err := r.Env.Broker().Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start broker: %w", err)
+		}
+		r.Record("broker-up", "Kafka broker started on its data", "")
 		return nil
 	}}
 }

@@ -100,10 +100,10 @@ func Write(w io.Writer, r Report) error {
 	line("verdict", "%s", verdict)
 	line("seed", "%d (re-run with SHARDBRIDGE_SEED=%d)", r.Seed, r.Seed)
 	run := fmt.Sprintf("%s, %s", orDash(string(r.Mode)), fmtDur(r.Duration))
-	if r.Backend != "" {
-		run += ", " + r.Backend + " backend"
-	}
 	line("run", "%s", run)
+	if r.Backend != "" {
+		line("backend", "%s", r.Backend)
+	}
 	recs := fmt.Sprintf("produced %d, acked %d, replicated %d, dead-lettered %d", r.Produced, res.Acked, res.Replicated, res.DeadLettered)
 	if res.UnconfirmedWrites > 0 {
 		recs += fmt.Sprintf(", producer retry copies %d", res.UnconfirmedWrites)

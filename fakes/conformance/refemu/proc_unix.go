@@ -25,3 +25,12 @@ func killProcessGroup(cmd *exec.Cmd) {
 		_ = cmd.Process.Kill()
 	}
 }
+
+// termProcess asks the child alone (not its group) to stop: a JVM shuts
+// down cleanly on SIGTERM.
+func termProcess(cmd *exec.Cmd) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	return cmd.Process.Signal(syscall.SIGTERM)
+}

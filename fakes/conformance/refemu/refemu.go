@@ -27,6 +27,7 @@ package refemu
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -488,4 +489,25 @@ func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Version is the emulator's npm package version, read from the package.json
+// beside its executable ("" when unknown).
+func (p *Process) Version() string {
+	real, err := filepath.EvalSymlinks(p.Binary)
+	if err != nil {
+		return ""
+	}
+	for dir := filepath.Dir(real); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+		if err != nil {
+			continue
+		}
+		var pkg struct{ Version string }
+		if json.Unmarshal(b, &pkg) == nil && pkg.Version != "" {
+			return pkg.Version
+		}
+		return ""
+	}
+	return ""
 }
