@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -276,7 +275,7 @@ func (k *Kafka) halt(ctx context.Context, kill bool) error {
 	case <-time.After(30 * time.Second):
 		killProcessGroup(p.cmd)
 		<-p.done
-		return errors.New(ApacheKafka + " did not stop within 30s of SIGTERM (killed)")
+		return fmt.Errorf("the %s broker did not stop within 30s of SIGTERM (killed)", ApacheKafka)
 	}
 }
 
