@@ -63,6 +63,7 @@ func (s *Scenario) Run(ctx context.Context, opts ...RunOption) (*Outcome, error)
 	if sc.DLQ {
 		names.DLQTopic = base + "-dlq"
 	}
+	env.DeleteTableAfter(names.Application) // the bridge's lease table, on the external backend
 	pool, err := bridge.NewPool(env, launcher, names, sc.Settings, cfg.logger)
 	if err != nil {
 		return nil, err

@@ -2,29 +2,23 @@
 // and Kafka — and hands them over as an Env.
 //
 // Contract:
-//
-//   - Start gives an Env: endpoints for Kinesis and DynamoDB (always behind the
-//     AWS fault layer), Kafka brokers, the shared clock and the fault controls.
-//
-//   - Kinds:
-//
-//   - embedded (default): the in-process emulators of fakes/ on loopback;
-//     starts in milliseconds and needs nothing installed.
-//
-//   - reference: kinesis-mock and dynalite as child processes (installed by
-//     `make emulators`) with the in-process Kafka broker.
-//
-//   - external: endpoints from SHARDBRIDGE_KINESIS_ENDPOINT,
-//     SHARDBRIDGE_DYNAMODB_ENDPOINT and SHARDBRIDGE_KAFKA_BROKERS (LocalStack,
-//     the compose stack, real AWS); the in-process broker when no brokers are given.
-//
-//   - containers: LocalStack and Redpanda through Testcontainers.
-//
+//   - Start gives an Env: endpoints for Kinesis and DynamoDB (behind the AWS
+//     fault layer), Kafka brokers, the shared clock and the fault controls.
+//   - Kinds: embedded (default; the in-process emulators of fakes/ and kfake,
+//     in milliseconds, nothing installed), reference (kinesis-mock, dynalite
+//     and Apache Kafka as child processes: `make emulators kafka`), external
+//     (SHARDBRIDGE_KINESIS_ENDPOINT and SHARDBRIDGE_DYNAMODB_ENDPOINT, or
+//     neither for real AWS; SHARDBRIDGE_KAFKA_BROKERS, else kfake), and
+//     containers (LocalStack and Redpanda through Testcontainers).
+//   - The external kind takes credentials and region from the AWS SDK's
+//     default chain and deletes what the run created (streams, lease
+//     tables) when it closes; on real AWS no fault layer stands in between
+//     (HasFaultLayer), since requests are signed for AWS's own hosts.
 //   - The kind is chosen by WithKind or SHARDBRIDGE_BACKEND. A kind that
 //     cannot start here fails with an error matching ErrBackendUnavailable.
-//
-//   - Close tears everything down. An Env holds no global state, so
-//     parallel specs each start their own.
+//   - Parts names what each service is, for reports. Close tears everything
+//     down. An Env holds no global state, so parallel specs each start
+//     their own.
 package backend
 
 import (
@@ -42,8 +36,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -172,6 +168,9 @@ type Env struct {
 	kafka       *fakekafka.Cluster
 	broker      BrokerControl
 	parts       string // what each service is, for reports
+	creds       aws.CredentialsProvider
+	direct      bool // external without endpoints: real AWS, no fault layer in between
+	cleanup     bool // delete what the run creates when it ends (external)
 	kinesisEmu  *fakekinesis.Emulator
 	kinesisAPI  *kinesis.Client
 	dynamoAPI   *dynamodb.Client
@@ -215,6 +214,7 @@ func Start(ctx context.Context, opts ...Option) (*Env, error) {
 		e.region = r
 	}
 	e.faults = fault.New(fault.WithClock(e.clock), fault.WithSeed(cfg.seed), fault.WithLogger(cfg.logger))
+	e.creds = credentials.NewStaticCredentialsProvider(staticKey, staticKey, "")
 
 	var err error
 	switch cfg.backend {
@@ -319,14 +319,38 @@ func wrapUnavailable(err error) error {
 }
 
 func (e *Env) startExternal(ctx context.Context, cfg envConfig) error {
-	kin, ddb := cfg.getenv(EnvKinesisEndpoint), cfg.getenv(EnvDynamoDBEndpoint)
-	if kin == "" || ddb == "" {
-		return fmt.Errorf("%w: external backend needs %s and %s", ErrBackendUnavailable, EnvKinesisEndpoint, EnvDynamoDBEndpoint)
+	// Credentials and region come from the SDK's default chain (environment,
+	// profiles, SSO, web identity, instance roles), as for any AWS program.
+	var loadOpts []func(*awsconfig.LoadOptions) error
+	if r := cfg.getenv(EnvRegion); r != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(r))
 	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return fmt.Errorf("external backend: AWS configuration: %w", err)
+	}
+	if awsCfg.Region != "" {
+		e.region = awsCfg.Region
+	}
+	if awsCfg.Credentials == nil {
+		return fmt.Errorf("%w: external backend: no AWS credentials in the SDK's default chain", ErrBackendUnavailable)
+	}
+	e.creds = aws.NewCredentialsCache(awsCfg.Credentials)
+	kin, ddb := cfg.getenv(EnvKinesisEndpoint), cfg.getenv(EnvDynamoDBEndpoint)
 	svc := &Services{KinesisEndpoint: kin, DynamoDBEndpoint: ddb}
 	if b := cfg.getenv(EnvKafkaBrokers); b != "" {
 		svc.Brokers = strings.Split(b, ",")
 	}
+	if kin == "" && ddb == "" {
+		// Real AWS: requests are signed for AWS's own hosts, so the fault
+		// layer cannot stand in between; scenarios that need it skip.
+		e.direct = true
+		svc.Parts = "AWS Kinesis and DynamoDB in " + e.region
+	} else if kin == "" || ddb == "" {
+		return fmt.Errorf("%w: external backend needs both %s and %s, or neither (real AWS)", ErrBackendUnavailable, EnvKinesisEndpoint, EnvDynamoDBEndpoint)
+	}
+	// What the run creates goes when it ends: a stream costs money.
+	e.cleanup = true
 	return e.adopt(ctx, cfg, svc)
 }
 
@@ -336,8 +360,10 @@ func (e *Env) adopt(ctx context.Context, cfg envConfig, svc *Services) error {
 	if svc.Close != nil {
 		e.onClose(svc.Close)
 	}
-	if err := e.proxy(svc.KinesisEndpoint, svc.DynamoDBEndpoint); err != nil {
-		return err
+	if !e.direct {
+		if err := e.proxy(svc.KinesisEndpoint, svc.DynamoDBEndpoint); err != nil {
+			return err
+		}
 	}
 	e.parts = svc.Parts
 	if e.parts == "" {
@@ -424,8 +450,8 @@ func retryer() aws.Retryer {
 func (e *Env) NewKinesisClient() *kinesis.Client {
 	return kinesis.New(kinesis.Options{
 		Region:       e.region,
-		BaseEndpoint: aws.String(e.kinesisURL),
-		Credentials:  credentials.NewStaticCredentialsProvider("shardbridge", "shardbridge", ""),
+		BaseEndpoint: endpoint(e.kinesisURL),
+		Credentials:  e.creds,
 		Retryer:      retryer(),
 		// Workloads send large PutRecords bodies to loopback endpoints, where
 		// the SDK's body-close race would otherwise fail ~1% of them (see
@@ -438,8 +464,8 @@ func (e *Env) NewKinesisClient() *kinesis.Client {
 func (e *Env) NewDynamoDBClient() *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       e.region,
-		BaseEndpoint: aws.String(e.dynamoURL),
-		Credentials:  credentials.NewStaticCredentialsProvider("shardbridge", "shardbridge", ""),
+		BaseEndpoint: endpoint(e.dynamoURL),
+		Credentials:  e.creds,
 		Retryer:      retryer(),
 	})
 }
@@ -469,17 +495,43 @@ func (e *Env) Kafka() *fakekafka.Cluster { return e.kafka }
 // Broker controls the Kafka broker, or nil when it cannot be controlled.
 func (e *Env) Broker() BrokerControl { return e.broker }
 
-// Credentials are the static AWS access key id and secret the
-// environment's services accept.
-func (e *Env) Credentials() (accessKeyID, secretAccessKey string) {
-	return "shardbridge", "shardbridge"
+// staticKey is the access key id and secret the local backends accept.
+const staticKey = "shardbridge"
+
+// endpoint is an SDK BaseEndpoint: nil (the service's own) for "".
+func endpoint(url string) *string {
+	if url == "" {
+		return nil
+	}
+	return aws.String(url)
 }
+
+// Credentials are the AWS credentials the environment's clients use, for
+// bridge processes: static keys on the local backends, what the SDK's
+// default chain resolved on the external one (a session token included).
+func (e *Env) Credentials(ctx context.Context) (aws.Credentials, error) {
+	c, err := e.creds.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("AWS credentials: %w", err)
+	}
+	return c, nil
+}
+
+// HasFaultLayer reports whether the environment's AWS requests pass its
+// fault layer (all but the external backend on real AWS).
+func (e *Env) HasFaultLayer() bool { return !e.direct }
 
 // CreateStream creates a stream with n shards and waits until it is ACTIVE.
 func (e *Env) CreateStream(ctx context.Context, name string, shards int) error {
 	_, err := e.kinesisAPI.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", name, err)
+	}
+	if e.cleanup {
+		e.onClose(func(ctx context.Context) error {
+			_, err := e.kinesisAPI.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name), EnforceConsumerDeletion: aws.Bool(true)})
+			return ignoreNotFound(err, "delete stream "+name)
+		})
 	}
 	return e.WaitStreamActive(ctx, name)
 }
@@ -543,3 +595,25 @@ func (b clusterControl) Restart(ctx context.Context) error { return b.c.Restart(
 
 // Kill is Stop: the in-process broker has no graceful shutdown to skip.
 func (b clusterControl) Kill() error { b.c.Stop(); return nil }
+
+// DeleteTableAfter deletes a DynamoDB table (a bridge's lease table) when
+// the environment closes, on the external backend, where it would
+// otherwise outlive the run.
+func (e *Env) DeleteTableAfter(table string) {
+	if !e.cleanup {
+		return
+	}
+	e.onClose(func(ctx context.Context) error {
+		_, err := e.dynamoAPI.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		return ignoreNotFound(err, "delete table "+table)
+	})
+}
+
+func ignoreNotFound(err error, what string) error {
+	var knf *ktypes.ResourceNotFoundException
+	var dnf *dtypes.ResourceNotFoundException
+	if err == nil || errors.As(err, &knf) || errors.As(err, &dnf) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/shardbridge/shardbridge/harness/backend"
 )
 
@@ -112,19 +114,21 @@ type Launch struct {
 	InitialPosition, InitialTimestamp string
 	// Settings are the scenario's bridge settings (Shardbridge's names).
 	Settings map[string]string
-	LogDir   string
-	Logger   *slog.Logger
+	// Credentials are the AWS credentials the environment's clients use.
+	Credentials aws.Credentials
+	LogDir      string
+	Logger      *slog.Logger
 }
 
 // Vars are the placeholder values of a bridge file for l.
 func (l Launch) Vars() map[string]string {
-	access, secret := l.Env.Credentials()
 	return map[string]string{
 		"stream": l.Names.Stream, "application": l.Names.Application, "topic": l.Names.Topic,
 		"dlq_topic": l.Names.DLQTopic, "region": l.Env.Region(), "kinesis_endpoint": l.Env.KinesisEndpoint(),
 		"dynamodb_endpoint": l.Env.DynamoDBEndpoint(), "kafka_brokers": strings.Join(l.Env.Brokers(), ","),
-		"access_key_id": access, "secret_access_key": secret,
-		"instance": l.Instance, "worker_id": l.WorkerID,
+		"access_key_id": l.Credentials.AccessKeyID, "secret_access_key": l.Credentials.SecretAccessKey,
+		"session_token": l.Credentials.SessionToken,
+		"instance":      l.Instance, "worker_id": l.WorkerID,
 		"initial_position": l.InitialPosition, "initial_timestamp": l.InitialTimestamp,
 	}
 }

@@ -327,11 +327,15 @@ func (in *Instance) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	creds, err := in.r.env.Credentials(ctx)
+	if err != nil {
+		return fmt.Errorf("bridge: start instance %s: %w", in.name, err)
+	}
 	in.r.mu.Lock()
 	launch := Launch{
 		Env: in.r.env, Names: in.r.names, Instance: in.name, WorkerID: id, Seed: lifeSeed(in.r.env.Seed(), id),
 		InitialPosition: in.r.position, InitialTimestamp: in.r.timestamp, Settings: maps.Clone(in.r.settings),
-		LogDir: dir, Logger: in.r.logger,
+		LogDir: dir, Logger: in.r.logger, Credentials: creds,
 	}
 	in.r.mu.Unlock()
 	l, err := in.r.launcher.Launch(ctx, launch)

@@ -80,7 +80,7 @@ type Offers struct {
 // Placeholders a bridge file may use, as {{name}}.
 var Placeholders = []string{
 	"stream", "application", "topic", "dlq_topic", "region", "kinesis_endpoint",
-	"dynamodb_endpoint", "kafka_brokers", "access_key_id", "secret_access_key",
+	"dynamodb_endpoint", "kafka_brokers", "access_key_id", "secret_access_key", "session_token",
 	"instance", "worker_id", "metrics_port", "initial_position", "initial_timestamp",
 	"build_dir", "bridge_dir", "repo",
 }

@@ -18,7 +18,7 @@ import (
 // filled with the run's stream (Kinesis rules) and lease table (DynamoDB).
 func Fault(name string, rule fault.Rule, d time.Duration) harness.Action {
 	rule.Name = name
-	return harness.Action{Kind: string(rule.Action), Desc: describeRule(rule, d), Do: func(ctx context.Context, r *harness.Run) error {
+	return harness.Action{Kind: string(rule.Action), Desc: describeRule(rule, d), Needs: needFaultLayer, Do: func(ctx context.Context, r *harness.Run) error {
 		if rule.Service == fault.ServiceKinesis && rule.Stream == "" {
 			rule.Stream = r.Names.Stream
 		}
@@ -94,7 +94,12 @@ func ThrottleLeaseTable(p float64, d time.Duration) harness.Action {
 // the 5-minute iterator lifetime; elsewhere through the fault layer
 // (ExpiredIteratorException for the next GetRecords of each shard).
 func ExpireIterators() harness.Action {
-	return harness.Action{Kind: "expire-iterators", Desc: "expire every shard iterator", Do: func(ctx context.Context, r *harness.Run) error {
+	return harness.Action{Kind: "expire-iterators", Desc: "expire every shard iterator", Needs: func(r *harness.Run) error {
+		if r.Env.ControlsServiceClock() {
+			return nil
+		}
+		return needFaultLayer(r)
+	}, Do: func(ctx context.Context, r *harness.Run) error {
 		if r.Env.ControlsServiceClock() {
 			r.Env.Clock().Advance(5*time.Minute + 5*time.Second)
 			r.Record("expire-iterators", "clock advanced 5m5s: every iterator issued before is expired", "")

@@ -54,3 +54,10 @@ func needKiller(r *harness.Run) error {
 	}
 	return nil
 }
+
+func needFaultLayer(r *harness.Run) error {
+	if !r.Env.HasFaultLayer() {
+		return fmt.Errorf("the AWS fault layer (backend %s sends requests to AWS directly): %w", r.Env.Backend(), bridge.ErrUnsupported)
+	}
+	return nil
+}
