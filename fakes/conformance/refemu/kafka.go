@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,22 @@ const EnvKafkaHome = "SHARDBRIDGE_KAFKA_HOME"
 // cannot be found.
 var ErrKafkaNotInstalled = fmt.Errorf("%w: Apache Kafka (run make kafka)", ErrNotInstalled)
 
+// KafkaSecurity adds authenticated and encrypted listeners to the broker,
+// beside its PLAINTEXT one: SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256,
+// SCRAM-SHA-512) and, with a certificate, SSL and SASL_SSL.
+type KafkaSecurity struct {
+	// CertPEM is the server's certificate chain and KeyPEM its private key
+	// (PKCS#8, unencrypted); empty: no TLS listeners.
+	CertPEM, KeyPEM []byte
+	// Users by mechanism ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"): name → password.
+	Users map[string]map[string]string
+}
+
+// WithKafkaSecurity starts the broker with the listeners sec describes.
+func WithKafkaSecurity(sec KafkaSecurity) Option {
+	return func(o *options) { o.kafkaSecurity = &sec }
+}
+
 // Kafka is a running Apache Kafka broker: one node in KRaft mode, broker and
 // controller in one JVM, on free loopback ports, with its own data
 // directory. Stop, Kill and Start keep the ports and the data, so clients
@@ -35,6 +52,9 @@ var ErrKafkaNotInstalled = fmt.Errorf("%w: Apache Kafka (run make kafka)", ErrNo
 type Kafka struct {
 	Version string
 	Brokers []string // host:port of the PLAINTEXT listener
+	// Listeners are host:port by security protocol: PLAINTEXT, and with
+	// WithKafkaSecurity SASL_PLAINTEXT, SSL and SASL_SSL.
+	Listeners map[string]string
 
 	home, java, dir, props string
 	o                      options
@@ -106,7 +126,7 @@ func StartKafka(ctx context.Context, opts ...Option) (*Kafka, error) {
 }
 
 func startKafkaOnce(ctx context.Context, home, java, version string, o options) (*Kafka, error) {
-	ports, err := freePorts(2)
+	ports, err := freePorts(5)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ApacheKafka, err)
 	}
@@ -114,9 +134,19 @@ func startKafkaOnce(ctx context.Context, home, java, version string, o options) 
 	if err != nil {
 		return nil, fmt.Errorf("%s: data directory: %w", ApacheKafka, err)
 	}
-	k := &Kafka{Version: version, Brokers: []string{"127.0.0.1:" + strconv.Itoa(ports[0])},
+	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
+	k := &Kafka{Version: version, Brokers: []string{addr(ports[0])}, Listeners: map[string]string{"PLAINTEXT": addr(ports[0])},
 		home: home, java: java, dir: dir, props: filepath.Join(dir, "server.properties"), o: o}
-	if err := os.WriteFile(k.props, []byte(serverProperties(ports[0], ports[1], filepath.Join(dir, "data"))), 0o644); err != nil {
+	props := serverProperties(ports[0], ports[1], filepath.Join(dir, "data"))
+	if sec := o.kafkaSecurity; sec != nil {
+		extra, err := k.securityProperties(*sec, ports[1], ports[2:])
+		if err != nil {
+			k.Close()
+			return nil, err
+		}
+		props += extra
+	}
+	if err := os.WriteFile(k.props, []byte(props), 0o644); err != nil {
 		k.Close()
 		return nil, fmt.Errorf("%s: %w", ApacheKafka, err)
 	}
@@ -175,7 +205,16 @@ func (k *Kafka) format(ctx context.Context) error {
 		return err
 	}
 	cluster := base64.RawURLEncoding.EncodeToString(id[:])
-	out, err := k.command(ctx, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", k.props).CombinedOutput()
+	args := []string{"kafka.tools.StorageTool", "format", "-t", cluster, "-c", k.props}
+	if sec := k.o.kafkaSecurity; sec != nil {
+		// SCRAM credentials live in the cluster metadata: written at format.
+		for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
+			for _, name := range sortedKeys(sec.Users[mech]) {
+				args = append(args, "--add-scram", fmt.Sprintf("%s=[name=%s,password=%s]", mech, name, sec.Users[mech][name]))
+			}
+		}
+	}
+	out, err := k.command(ctx, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: format storage: %w: %s", ApacheKafka, err, strings.TrimSpace(string(out)))
 	}
@@ -305,4 +344,50 @@ func (k *Kafka) Close() error {
 		_ = os.RemoveAll(k.dir)
 	}
 	return nil
+}
+
+// securityProperties adds the SASL and TLS listeners on ports (three).
+func (k *Kafka) securityProperties(sec KafkaSecurity, controllerPort int, ports []int) (string, error) {
+	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
+	listeners := []string{"SASL_PLAINTEXT://" + addr(ports[0])}
+	k.Listeners["SASL_PLAINTEXT"] = addr(ports[0])
+	var b strings.Builder
+	if len(sec.CertPEM) > 0 {
+		pemFile := filepath.Join(k.dir, "server.pem")
+		// A PEM keystore file holds the key, then the certificate chain.
+		if err := os.WriteFile(pemFile, append(append([]byte{}, sec.KeyPEM...), sec.CertPEM...), 0o600); err != nil {
+			return "", fmt.Errorf("%s: keystore: %w", ApacheKafka, err)
+		}
+		listeners = append(listeners, "SSL://"+addr(ports[1]), "SASL_SSL://"+addr(ports[2]))
+		k.Listeners["SSL"], k.Listeners["SASL_SSL"] = addr(ports[1]), addr(ports[2])
+		fmt.Fprintf(&b, "ssl.keystore.type=PEM\nssl.keystore.location=%s\n", pemFile)
+	}
+	// The PLAINTEXT and CONTROLLER listeners come first in server.properties;
+	// these lines override them with the full set.
+	protocols := "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL"
+	all := append([]string{"PLAINTEXT://" + k.Listeners["PLAINTEXT"]}, listeners...)
+	fmt.Fprintf(&b, "listeners=%s,CONTROLLER://%s\n", strings.Join(all, ","), addr(controllerPort))
+	fmt.Fprintf(&b, "advertised.listeners=%s\n", strings.Join(all, ","))
+	fmt.Fprintf(&b, "listener.security.protocol.map=%s\n", protocols)
+	b.WriteString("sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n")
+	var plain []string
+	for _, name := range sortedKeys(sec.Users["PLAIN"]) {
+		plain = append(plain, fmt.Sprintf("user_%s=%q", name, sec.Users["PLAIN"][name]))
+	}
+	for _, l := range []string{"sasl_plaintext", "sasl_ssl"} {
+		fmt.Fprintf(&b, "listener.name.%s.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required %s;\n", l, strings.Join(plain, " "))
+		for _, m := range []string{"scram-sha-256", "scram-sha-512"} {
+			fmt.Fprintf(&b, "listener.name.%s.%s.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n", l, m)
+		}
+	}
+	return b.String(), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -79,13 +79,14 @@ type Process struct {
 type Option func(*options)
 
 type options struct {
-	binary       string
-	emulatorsDir string
-	logger       *slog.Logger
-	startTimeout time.Duration
-	delay        time.Duration
-	env          []string
-	attempts     int
+	binary        string
+	emulatorsDir  string
+	logger        *slog.Logger
+	startTimeout  time.Duration
+	delay         time.Duration
+	env           []string
+	attempts      int
+	kafkaSecurity *KafkaSecurity
 }
 
 // WithBinary uses this executable instead of looking one up.
