@@ -130,7 +130,7 @@ func All() []harness.Scenario {
 		LeaseTableLostAnswers(),
 		HotKeys(),
 		KafkaBrokerFaults(),
-		KafkaBrokerCrash(),
+		KafkaProduceFaults(),
 		ReplayTrimHorizon(),
 		ReplayAtTimestamp(),
 		BrokenDroppingSink(),

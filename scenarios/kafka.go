@@ -7,34 +7,11 @@ import (
 	"github.com/shardbridge/shardbridge/harness/inject"
 )
 
-// KafkaBrokerFaults is catalogue item 16.
+// KafkaBrokerFaults is catalogue item 16 on any broker the harness can
+// kill: the real Apache Kafka of the reference backend as well as kfake.
 func KafkaBrokerFaults() harness.Scenario {
 	return harness.Scenario{
 		Name:  "kafka-broker-faults",
-		Title: "Produce errors, produce timeouts with unknown outcome, a broker restart and leader moves",
-		Story: "The Kafka side fails in four ways mid-run: three produce requests rejected (NOT_LEADER_OR_FOLLOWER), " +
-			"three appended but answered REQUEST_TIMED_OUT, a broker restart with data kept, and every partition's " +
-			"leader moved. The idempotent producer must dedupe its retries; a failed produce must rewind the shard, " +
-			"never skip it.",
-		Labels:   []string{LabelKafka, LabelExternal},
-		Items:    []int{16},
-		Records:  3000,
-		Workload: steady(800),
-		Schedule: []harness.Step{
-			harness.Then(harness.AfterFraction(0.2), inject.FailProduce(6, 3)),
-			harness.Then(harness.AfterFraction(0.4), inject.TimeoutAfterAppend(3)),
-			harness.Then(harness.AfterFraction(0.6), inject.RestartBroker()),
-			harness.Then(harness.AfterFraction(0.8), inject.MoveLeaders()),
-		},
-		Verdicts: afterLeaseMoves(happened("produce-error", "produce-timeout", "broker-restart", "leader-move")),
-	}
-}
-
-// KafkaBrokerCrash is catalogue item 16 on any broker the harness can
-// kill: the real Apache Kafka of the reference backend as well as kfake.
-func KafkaBrokerCrash() harness.Scenario {
-	return harness.Scenario{
-		Name:  "kafka-broker-crash",
 		Title: "The Kafka broker is killed mid-run, then restarted cleanly: produces of unknown outcome, nothing lost",
 		Story: "At 30% the broker is SIGKILLed — every produce request in flight gets no answer, so its outcome is " +
 			"unknown to the bridge — and comes back two seconds later on its data; at 65% it is restarted cleanly. " +
@@ -47,8 +24,39 @@ func KafkaBrokerCrash() harness.Scenario {
 			harness.Then(harness.AfterFraction(0.3), inject.CrashBroker(2*time.Second)),
 			harness.Then(harness.AfterFraction(0.65), inject.RestartBroker()),
 		},
-		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: "a failed produce rewinds its shard to the last acknowledged record",
+		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: failedProduceRewinds,
 			Checks: []harness.Check{happened("broker-crash", "broker-restart")}},
+	}
+}
+
+// failedProduceRewinds is why Kafka fault scenarios allow duplicates.
+const failedProduceRewinds = "a failed produce rewinds its shard to the last acknowledged record"
+
+// KafkaProduceFaults is catalogue item 16 through the in-process broker's
+// fault controls, which a real broker does not have.
+func KafkaProduceFaults() harness.Scenario {
+	return harness.Scenario{
+		Name:  "kafka-produce-faults",
+		Title: "Produce errors, produce timeouts with unknown outcome after the append, a restart and leader moves",
+		Story: "The Kafka side fails in four ways mid-run: three produce requests rejected (NOT_LEADER_OR_FOLLOWER), " +
+			"three appended but answered REQUEST_TIMED_OUT, a broker restart with data kept, and every partition's " +
+			"leader moved. The idempotent producer must dedupe its retries; a failed produce must rewind the shard, " +
+			"never skip it.",
+		Labels:   []string{LabelKafka},
+		Items:    []int{16},
+		Records:  3000,
+		Workload: steady(800),
+		Schedule: []harness.Step{
+			harness.Then(harness.AfterFraction(0.2), inject.FailProduce(6, 3)),
+			harness.Then(harness.AfterFraction(0.4), inject.TimeoutAfterAppend(3)),
+			// Without this restart Shardbridge delivered nothing more after
+			// the rejected produces until its shutdown flush (kfake, seed
+			// 327193987): not explained yet, so it stays in the schedule.
+			harness.Then(harness.AfterFraction(0.6), inject.RestartBroker()),
+			harness.Then(harness.AfterFraction(0.8), inject.MoveLeaders()),
+		},
+		Verdicts: harness.Verdicts{MaxDuplicates: 3000, Why: failedProduceRewinds,
+			Checks: []harness.Check{happened("produce-error", "produce-timeout", "broker-restart", "leader-move")}},
 	}
 }
 

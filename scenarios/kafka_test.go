@@ -3,5 +3,5 @@ package scenarios
 import . "github.com/onsi/ginkgo/v2"
 
 var _ = Describe("Kafka", func() {
-	specs(KafkaBrokerFaults(), KafkaBrokerCrash(), ReplayTrimHorizon(), ReplayAtTimestamp())
+	specs(KafkaBrokerFaults(), KafkaProduceFaults(), ReplayTrimHorizon(), ReplayAtTimestamp())
 })
