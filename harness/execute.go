@@ -349,12 +349,12 @@ func (r *Run) readOutput(ctx context.Context, from map[int32]int64) (mainOut, dl
 	if from != nil {
 		ropts = append(ropts, checker.FromOffsets(from))
 	}
-	mainOut, err = checker.ReadTopic(rctx, r.Env.Brokers(), r.Names.Topic, ropts...)
+	mainOut, err = checker.ReadTopic(rctx, r.Env.Brokers(), r.Names.Topic, append(ropts, r.kafka())...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", r.Names.Topic, err)
 	}
 	if r.Names.DLQTopic != "" && from == nil {
-		dlqOut, err = checker.ReadTopic(rctx, r.Env.Brokers(), r.Names.DLQTopic, checker.MissingOK())
+		dlqOut, err = checker.ReadTopic(rctx, r.Env.Brokers(), r.Names.DLQTopic, checker.MissingOK(), r.kafka())
 		if err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", r.Names.DLQTopic, err)
 		}
@@ -421,7 +421,7 @@ func (r *Run) outputSize(ctx context.Context, from map[int32]int64) (int64, erro
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var n int64
-	ends, err := checker.EndOffsets(ctx, r.Env.Brokers(), r.Names.Topic)
+	ends, err := checker.EndOffsets(ctx, r.Env.Brokers(), r.Names.Topic, r.kafka())
 	if err != nil {
 		return 0, err
 	}
@@ -429,7 +429,7 @@ func (r *Run) outputSize(ctx context.Context, from map[int32]int64) (int64, erro
 		n += e - from[p]
 	}
 	if r.Names.DLQTopic != "" && from == nil {
-		ends, err := checker.EndOffsets(ctx, r.Env.Brokers(), r.Names.DLQTopic, checker.MissingOK())
+		ends, err := checker.EndOffsets(ctx, r.Env.Brokers(), r.Names.DLQTopic, checker.MissingOK(), r.kafka())
 		if err != nil {
 			return 0, err
 		}

@@ -14,7 +14,7 @@ import (
 // the scenario's replay position into the same topic.
 func (r *Run) replay(runCtx, ctx context.Context, acks []workload.Ack, opts checker.Options, before checker.Result, startClock time.Time) (*checker.Result, *checker.ReplayResult, []string) {
 	var problems []string
-	ends, err := checker.EndOffsets(runCtx, r.Env.Brokers(), r.Names.Topic)
+	ends, err := checker.EndOffsets(runCtx, r.Env.Brokers(), r.Names.Topic, r.kafka())
 	if err != nil {
 		return nil, nil, []string{fmt.Sprintf("replay: end offsets: %v", err)}
 	}

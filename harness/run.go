@@ -17,6 +17,7 @@ import (
 	"github.com/shardbridge/shardbridge/fakes/fault"
 	"github.com/shardbridge/shardbridge/harness/backend"
 	"github.com/shardbridge/shardbridge/harness/bridge"
+	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/leasewatch"
 	"github.com/shardbridge/shardbridge/harness/report"
 	"github.com/shardbridge/shardbridge/harness/workload"
@@ -336,3 +337,7 @@ func (r *Run) progress(ctx context.Context) Progress {
 		MaxLag: lag, Running: len(r.Instances.Running()), Throttles: t.Throttles, Expired: t.ExpiredIterators, Phase: phase,
 	}
 }
+
+// kafka is the read option that reaches the environment's Kafka (its
+// security settings, on the external backend).
+func (r *Run) kafka() checker.ReadOption { return checker.WithClientOpts(r.Env.KafkaOpts()...) }

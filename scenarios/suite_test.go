@@ -104,6 +104,9 @@ func run(ctx context.Context, sc harness.Scenario) *harness.Outcome {
 		harness.RunObserver(harness.Observer{OnFault: func(f report.Fault, at time.Duration) {
 			fmt.Fprintf(GinkgoWriter, "  %7s  %-18s %s\n", at.Round(time.Millisecond), f.Kind, f.Detail)
 		}}))
+	if errors.Is(err, backend.ErrBackendUnavailable) && os.Getenv("SHARDBRIDGE_REQUIRE_REFERENCE") == "1" {
+		Fail(fmt.Sprintf("scenario %s: the backend is required (SHARDBRIDGE_REQUIRE_REFERENCE=1) but unavailable: %v", sc.Name, err))
+	}
 	if errors.Is(err, backend.ErrBackendUnavailable) || errors.Is(err, bridge.ErrUnsupported) {
 		Skip(fmt.Sprintf("scenario %s cannot run here: %v", sc.Name, err))
 	}

@@ -171,6 +171,8 @@ type Env struct {
 	creds       aws.CredentialsProvider
 	direct      bool // external without endpoints: real AWS, no fault layer in between
 	cleanup     bool // delete what the run creates when it ends (external)
+	kafkaAuth   KafkaAuth
+	kafkaOpts   []kgo.Opt
 	kinesisEmu  *fakekinesis.Emulator
 	kinesisAPI  *kinesis.Client
 	dynamoAPI   *dynamodb.Client
@@ -336,6 +338,12 @@ func (e *Env) startExternal(ctx context.Context, cfg envConfig) error {
 		return fmt.Errorf("%w: external backend: no AWS credentials in the SDK's default chain", ErrBackendUnavailable)
 	}
 	e.creds = aws.NewCredentialsCache(awsCfg.Credentials)
+	if e.kafkaAuth, err = kafkaAuthFrom(cfg.getenv); err != nil {
+		return err
+	}
+	if e.kafkaOpts, err = e.kafkaAuth.kgoOpts(); err != nil {
+		return err
+	}
 	kin, ddb := cfg.getenv(EnvKinesisEndpoint), cfg.getenv(EnvDynamoDBEndpoint)
 	svc := &Services{KinesisEndpoint: kin, DynamoDBEndpoint: ddb}
 	if b := cfg.getenv(EnvKafkaBrokers); b != "" {
@@ -564,11 +572,15 @@ func (e *Env) CreateTopic(ctx context.Context, name string, partitions int32) er
 // CreateTopicWithConfig creates a Kafka topic with topic configs, e.g.
 // {"max.message.bytes": "65536"} (idempotent: an existing topic is kept as is).
 func (e *Env) CreateTopicWithConfig(ctx context.Context, name string, partitions int32, configs map[string]string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	cl, err := kgo.NewClient(append(e.KafkaOpts(), kgo.SeedBrokers(e.brokers...))...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
+	replicas := int16(1)
+	if e.cleanup {
+		replicas = -1 // an external cluster's own default
+	}
 	var cfg map[string]*string
 	for k, v := range configs {
 		if cfg == nil {
@@ -576,12 +588,23 @@ func (e *Env) CreateTopicWithConfig(ctx context.Context, name string, partitions
 		}
 		cfg[k] = aws.String(v)
 	}
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, cfg, name)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, replicas, cfg, name)
 	if err != nil {
 		return fmt.Errorf("create topic %s: %w", name, err)
 	}
 	if resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("create topic %s: %w", name, resp.Err)
+	}
+	if e.cleanup {
+		e.onClose(func(ctx context.Context) error {
+			dcl, err := kgo.NewClient(append(e.KafkaOpts(), kgo.SeedBrokers(e.brokers...))...)
+			if err != nil {
+				return err
+			}
+			defer dcl.Close()
+			_, err = kadm.NewClient(dcl).DeleteTopics(ctx, name)
+			return err
+		})
 	}
 	return nil
 }

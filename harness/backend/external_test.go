@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -76,4 +77,28 @@ func streams(t *testing.T, e *Env) []string {
 		t.Fatal(err)
 	}
 	return out.StreamNames
+}
+
+func TestKafkaAuthSettingsNameTheProblem(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{EnvKafkaSecurityProtocol: "TLS"}, EnvKafkaSecurityProtocol},
+		{map[string]string{EnvKafkaSecurityProtocol: "SASL_SSL"}, EnvKafkaSASLUsername},
+		{map[string]string{EnvKafkaSecurityProtocol: "SASL_SSL", EnvKafkaSASLUsername: "u", EnvKafkaSASLMechanism: "GSSAPI"}, EnvKafkaSASLMechanism},
+		{map[string]string{EnvKafkaSASLUsername: "u"}, EnvKafkaSecurityProtocol},
+		{map[string]string{EnvKafkaTLSCAFile: "/ca.pem"}, EnvKafkaTLSCAFile},
+	} {
+		_, err := kafkaAuthFrom(func(k string) string { return c.env[k] })
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want one naming %s", c.env, err, c.want)
+		}
+	}
+	a, err := kafkaAuthFrom(func(k string) string {
+		return map[string]string{EnvKafkaSecurityProtocol: "sasl_plaintext", EnvKafkaSASLUsername: "u"}[k]
+	})
+	if err != nil || a.SecurityProtocol != "SASL_PLAINTEXT" || a.SASLMechanism != "PLAIN" {
+		t.Errorf("auth %+v, %v: want SASL_PLAINTEXT with PLAIN by default", a, err)
+	}
 }

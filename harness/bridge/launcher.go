@@ -122,13 +122,17 @@ type Launch struct {
 
 // Vars are the placeholder values of a bridge file for l.
 func (l Launch) Vars() map[string]string {
+	kafka := l.Env.KafkaAuth()
 	return map[string]string{
 		"stream": l.Names.Stream, "application": l.Names.Application, "topic": l.Names.Topic,
 		"dlq_topic": l.Names.DLQTopic, "region": l.Env.Region(), "kinesis_endpoint": l.Env.KinesisEndpoint(),
 		"dynamodb_endpoint": l.Env.DynamoDBEndpoint(), "kafka_brokers": strings.Join(l.Env.Brokers(), ","),
 		"access_key_id": l.Credentials.AccessKeyID, "secret_access_key": l.Credentials.SecretAccessKey,
-		"session_token": l.Credentials.SessionToken,
-		"instance":      l.Instance, "worker_id": l.WorkerID,
+		"session_token":           l.Credentials.SessionToken,
+		"kafka_security_protocol": kafka.SecurityProtocol, "kafka_sasl_mechanism": kafka.SASLMechanism,
+		"kafka_sasl_username": kafka.SASLUsername, "kafka_sasl_password": kafka.SASLPassword,
+		"kafka_tls_ca_file": kafka.TLSCAFile,
+		"instance":          l.Instance, "worker_id": l.WorkerID,
 		"initial_position": l.InitialPosition, "initial_timestamp": l.InitialTimestamp,
 	}
 }

@@ -81,6 +81,7 @@ type Offers struct {
 var Placeholders = []string{
 	"stream", "application", "topic", "dlq_topic", "region", "kinesis_endpoint",
 	"dynamodb_endpoint", "kafka_brokers", "access_key_id", "secret_access_key", "session_token",
+	"kafka_security_protocol", "kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password", "kafka_tls_ca_file",
 	"instance", "worker_id", "metrics_port", "initial_position", "initial_timestamp",
 	"build_dir", "bridge_dir", "repo",
 }
