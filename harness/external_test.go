@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -34,18 +33,8 @@ func TestExternalBackendReachesASASLSSLKafka(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	caFile, cert, key := selfSignedPKI(t, dir)
-	k, err := refemu.StartKafka(ctx, refemu.WithKafkaSecurity(refemu.KafkaSecurity{CertPEM: cert, KeyPEM: key,
+	k := refemu.StartKafkaForTest(t, refemu.WithKafkaSecurity(refemu.KafkaSecurity{CertPEM: cert, KeyPEM: key,
 		Users: map[string]map[string]string{"SCRAM-SHA-512": {"chaos": "chaos-pass"}}}))
-	if errors.Is(err, refemu.ErrNotInstalled) {
-		if os.Getenv("SHARDBRIDGE_REQUIRE_REFERENCE") == "1" {
-			t.Fatalf("Apache Kafka required (SHARDBRIDGE_REQUIRE_REFERENCE=1): %v", err)
-		}
-		t.Skipf("Apache Kafka not installed (run make kafka): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k.Close() })
 	aws, err := backend.Start(ctx, backend.WithSeed(1))
 	if err != nil {
 		t.Fatal(err)

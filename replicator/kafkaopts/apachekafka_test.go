@@ -2,7 +2,6 @@ package kafkaopts
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,8 +25,7 @@ func TestSASLAndTLSOnApacheKafka(t *testing.T) {
 	caFile, _ := testPKI(t, dir)
 	cert, _ := os.ReadFile(filepath.Join(dir, "server-chain.pem"))
 	key, _ := os.ReadFile(filepath.Join(dir, "server-key.pem"))
-	ctx := context.Background()
-	k, err := refemu.StartKafka(ctx, refemu.WithKafkaSecurity(refemu.KafkaSecurity{
+	k := refemu.StartKafkaForTest(t, refemu.WithKafkaSecurity(refemu.KafkaSecurity{
 		CertPEM: cert, KeyPEM: key,
 		Users: map[string]map[string]string{
 			"PLAIN":         {"plainuser": "plainpass"},
@@ -35,16 +33,6 @@ func TestSASLAndTLSOnApacheKafka(t *testing.T) {
 			"SCRAM-SHA-512": {"scram512": "pass512"},
 		},
 	}))
-	if errors.Is(err, refemu.ErrNotInstalled) {
-		if os.Getenv("SHARDBRIDGE_REQUIRE_REFERENCE") == "1" {
-			t.Fatalf("Apache Kafka required (SHARDBRIDGE_REQUIRE_REFERENCE=1): %v", err)
-		}
-		t.Skipf("Apache Kafka not installed (run make kafka): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k.Close() })
 	createTopic(t, k.Brokers)
 
 	for _, tc := range []struct{ name, protocol, mech, user, pass string }{
