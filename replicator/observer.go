@@ -140,3 +140,23 @@ func (o *observer) leasesHeld(n int) {
 func (o *observer) leaseEvent(kind lease.EventKind) {
 	o.m.LeaseEvents.WithLabelValues(kind.String()).Inc()
 }
+
+// committed counts a committed transaction and how long the commit took.
+func (o *observer) committed(took time.Duration) {
+	o.m.Transactions.WithLabelValues("committed").Inc()
+	o.m.CommitLatency.Observe(took.Seconds())
+	o.stats.transactionsCommitted.Add(1)
+}
+
+// aborted counts a transaction that ended without a commit: fenced when
+// another instance took the shard over.
+func (o *observer) aborted(fenced bool) {
+	result := "aborted"
+	if fenced {
+		result = "fenced"
+		o.stats.transactionsFenced.Add(1)
+	} else {
+		o.stats.transactionsAborted.Add(1)
+	}
+	o.m.Transactions.WithLabelValues(result).Inc()
+}

@@ -169,15 +169,20 @@ func readAll(ctx context.Context, brokers []string, topic string) ([]*kgo.Record
 	if len(end) == 0 {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))
+	// read_committed, as a consumer of exactly-once output reads; control
+	// records are kept (and dropped below) so the read sees its way to the
+	// end offsets past transaction markers.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
 	byPart := map[int32][]*kgo.Record{}
+	next := map[int32]int64{} // per partition, past the last record or marker read
 	complete := func() bool {
 		for p, e := range end {
-			if n := len(byPart[p]); n == 0 || byPart[p][n-1].Offset+1 < e {
+			if next[p] < e {
 				return false
 			}
 		}
@@ -196,7 +201,8 @@ func readAll(ctx context.Context, brokers []string, topic string) ([]*kgo.Record
 			}
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset < end[r.Partition] {
+			next[r.Partition] = r.Offset + 1
+			if r.Offset < end[r.Partition] && !r.Attrs.IsControl() {
 				byPart[r.Partition] = append(byPart[r.Partition], r)
 			}
 		})

@@ -79,6 +79,7 @@ import (
 
 	"github.com/shardbridge/shardbridge/replicator/backoff"
 	"github.com/shardbridge/shardbridge/replicator/checkpoint"
+	"github.com/shardbridge/shardbridge/replicator/checkpointtopic"
 	"github.com/shardbridge/shardbridge/replicator/config"
 	"github.com/shardbridge/shardbridge/replicator/kafkaopts"
 	"github.com/shardbridge/shardbridge/replicator/lease"
@@ -488,6 +489,18 @@ func (r *Replicator) start(ctx context.Context) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	r.pipeline = r.pipelineWithLimit()
+	if r.cfg.DeliveryMode == config.ExactlyOnce {
+		topic := r.cfg.CheckpointTopicName()
+		r.readyErr.Store(ptr("creating the checkpoint topic"))
+		if err := backoff.Retry(ctx, r.log, timeout, "kafka checkpoint topic "+topic, func(ctx context.Context) error {
+			if err := checkpointtopic.Ensure(ctx, adm, topic); err != nil {
+				return fmt.Errorf("REPLICATOR_CHECKPOINT_TOPIC: %w", err)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+	}
 
 	r.readyErr.Store(ptr("creating the lease table"))
 	if err := backoff.Retry(ctx, r.log, timeout, "dynamodb lease table "+r.cfg.ApplicationName, r.mgr.EnsureTable); err != nil {
@@ -553,6 +566,31 @@ func (r *Replicator) workerDeps() *workerDeps {
 			r.invalidateLeases()
 			r.requestSync()
 		},
+		txn: r.txnDeps(),
+	}
+}
+
+// txnDeps is what exactly-once shard workers need (nil at-least-once).
+func (r *Replicator) txnDeps() *txnDeps {
+	c := r.cfg
+	if c.DeliveryMode != config.ExactlyOnce {
+		return nil
+	}
+	topic := c.CheckpointTopicName()
+	return &txnDeps{
+		open: func(shardID string) (*kgo.Client, error) {
+			opts := append(slices.Clone(r.kopts),
+				kgo.TransactionalID(c.TransactionalID(shardID)),
+				kgo.TransactionTimeout(c.TransactionTimeoutOrDefault()))
+			return kgo.NewClient(opts...)
+		},
+		reader:     checkpointtopic.NewReader(topic, kadm.NewClient(r.kafka), r.kopts...),
+		topic:      topic,
+		interval:   c.TransactionInterval,
+		maxRecords: c.TransactionMaxRecords,
+		aborting:   &r.aborting,
+		now:        r.o.clock.Now,
+		wrap:       r.o.sinkWrap,
 	}
 }
 

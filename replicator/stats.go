@@ -22,7 +22,10 @@ type Stats struct {
 	ProduceErrors        int64 // produce failures (each rewinds its shard)
 	ShardsEnded          int64 // shards finished here (SHARD_END checkpointed)
 	LeasesHeld           int
-	Shards               map[string]ShardStats // shards running here
+	// exactly-once: transactions committed, aborted after a failure, and
+	// fenced (another instance took the shard over).
+	TransactionsCommitted, TransactionsAborted, TransactionsFenced int64
+	Shards                                                         map[string]ShardStats // shards running here
 }
 
 // ShardStats describes one shard running on this instance.
@@ -38,6 +41,7 @@ type counters struct {
 	filtered, throttles, expiredIterators, produceErrors           atomic.Int64
 	shardsEnded, leasesHeld                                        atomic.Int64
 	outOfRange                                                     atomic.Int64
+	transactionsCommitted, transactionsAborted, transactionsFenced atomic.Int64
 
 	mu     sync.Mutex
 	shards map[string]ShardStats
@@ -89,7 +93,9 @@ func (r *Replicator) Stats() Stats {
 		Filtered: c.filtered.Load(), OutOfRange: c.outOfRange.Load(), Throttles: c.throttles.Load(),
 		ExpiredIterators: c.expiredIterators.Load(), ProduceErrors: c.produceErrors.Load(),
 		ShardsEnded: c.shardsEnded.Load(), LeasesHeld: int(c.leasesHeld.Load()),
-		Shards: map[string]ShardStats{},
+		TransactionsCommitted: c.transactionsCommitted.Load(), TransactionsAborted: c.transactionsAborted.Load(),
+		TransactionsFenced: c.transactionsFenced.Load(),
+		Shards:             map[string]ShardStats{},
 	}
 	c.mu.Lock()
 	for id, st := range c.shards {

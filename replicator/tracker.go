@@ -93,6 +93,17 @@ func (t *tracker) add(pos checkpoint.Position, hasPos, pending bool, n int) uint
 	return id
 }
 
+// fail records a failure of the shard's output that is not one record's
+// (exactly-once: a flush or a commit); the shard then rewinds.
+func (t *tracker) fail(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err == nil {
+		t.err = err
+		close(t.failed)
+	}
+}
+
 // ack marks a slot acknowledged (err == nil) or failed.
 func (t *tracker) ack(id uint64, err error) {
 	t.mu.Lock()

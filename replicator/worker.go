@@ -52,6 +52,8 @@ type workerDeps struct {
 	// shardEnded is called after a SHARD_END checkpoint: the children's
 	// leases exist now, so the lease cache is stale and a shard sync is due.
 	shardEnded func()
+	// txn is set in exactly-once mode (see txn.go).
+	txn *txnDeps
 }
 
 // workerConfig is the part of the configuration, and the facts learned at
@@ -120,11 +122,16 @@ type shardWorker struct {
 	partition int32 // shard partitioning only
 	rnd       *rand.Rand
 
+	// sess is the shard's transactional producer (exactly-once only); only
+	// the worker's own goroutine uses it.
+	sess *txnSession
+
 	mu        sync.Mutex
 	tr        *tracker
 	lastCP    checkpoint.Position
 	hasLastCP bool
 	halted    string
+	committed checkpoint.Position // exactly-once: last position committed in Kafka
 }
 
 func newShardWorker(d *workerDeps, l lease.Lease) *shardWorker {
@@ -236,6 +243,13 @@ func (w *shardWorker) finishStop(tr *tracker) {
 	var why []string
 	if n := tr.pending(); n > 0 {
 		why = append(why, fmt.Sprintf("%d records not acknowledged by Kafka", n))
+	} else if w.sess != nil && tr.failure() == nil && w.hard.Err() == nil {
+		dctx, cancel := w.drainContext()
+		err := w.commitTxn(dctx, tr, false)
+		cancel()
+		if err != nil {
+			why = append(why, "last transaction not committed: "+errors.Join(err, tr.failure()).Error())
+		}
 	}
 	if err := w.finalCheckpoint(); err != nil {
 		why = append(why, "final checkpoint not written: "+err.Error())
@@ -256,9 +270,18 @@ func (w *shardWorker) run() {
 	if err := w.waitForParents(); err != nil {
 		return
 	}
-	start, err := w.d.cp.Start(w.hard, w.l)
+	defer w.sess.close()
+	start, err := w.startPosition()
 	if err != nil {
-		w.log.Error("cannot read the shard's checkpoint", "error", err)
+		if !errors.Is(err, errStopping) {
+			w.log.Error("cannot read the shard's checkpoint", "error", err)
+		}
+		return
+	}
+	if start.Sequence == lease.ShardEnd && w.d.txn != nil && w.l.Checkpoint != lease.ShardEnd {
+		// Kafka committed the shard's end; the lease row did not follow
+		// (the holder stopped in between): finish it now.
+		_ = w.endLease(nil)
 		return
 	}
 	if start.Sequence == lease.ShardEnd {
@@ -292,6 +315,11 @@ func (w *shardWorker) run() {
 		w.mu.Lock()
 		w.tr = tr
 		w.mu.Unlock()
+		if w.sess != nil {
+			if err := w.sess.begin(); err != nil {
+				tr.fail(err)
+			}
+		}
 		err := w.readFrom(resume, tr)
 		switch {
 		case err == nil: // shard end checkpointed
@@ -302,6 +330,28 @@ func (w *shardWorker) run() {
 				w.finishStop(tr)
 			}
 			return
+		case errors.Is(err, errProduceFailed) && w.d.txn != nil:
+			failures++
+			w.d.obs.produceFailed()
+			w.log.Warn("transaction failed; re-opening the shard's producer and resuming from the last committed checkpoint", "error", tr.failure())
+			d := backoff.Jitter(w.rnd, min(time.Duration(failures)*100*time.Millisecond, 2*time.Second))
+			select {
+			case <-time.After(d):
+			case <-w.hard.Done():
+				return
+			}
+			pos, err := w.recoverTxn(tr.failure())
+			if err != nil {
+				return // stopping, or the shard is lost
+			}
+			if pos.Sequence == lease.ShardEnd {
+				_ = w.endLease(nil)
+				return
+			}
+			resume = pos
+			if w.soft.Err() != nil {
+				return // a graceful stop: nothing open to commit
+			}
 		case errors.Is(err, errProduceFailed):
 			failures++
 			w.d.obs.produceFailed()
@@ -332,6 +382,31 @@ func (w *shardWorker) run() {
 			return
 		}
 	}
+}
+
+// startPosition is where the shard resumes: the lease row's checkpoint, or
+// in exactly-once mode, after fencing, the last one committed in Kafka.
+func (w *shardWorker) startPosition() (checkpoint.Position, error) {
+	if w.d.txn == nil {
+		return w.d.cp.Start(w.hard, w.l)
+	}
+	pos, err := w.openTxn()
+	if err != nil {
+		return pos, err
+	}
+	w.mu.Lock()
+	w.committed = pos
+	w.mu.Unlock()
+	return pos, nil
+}
+
+// output is where the shard's records go: the shared producer, or in
+// exactly-once mode the shard's transactional one.
+func (w *shardWorker) output() Sink {
+	if w.sess != nil {
+		return w.sess.sink
+	}
+	return w.d.sink
 }
 
 // waitForParents blocks until every parent shard is finished (KCL rule: a
@@ -421,6 +496,12 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 	if pos.StartingHashKey == "" {
 		pos.StartingHashKey, pos.EndingHashKey = w.hashRange()
 	}
+	var commitTick <-chan time.Time // exactly-once: the transaction interval
+	if w.d.txn != nil {
+		t := time.NewTicker(w.d.txn.interval)
+		defer t.Stop()
+		commitTick = t.C
+	}
 	for {
 		select {
 		case b := <-batches:
@@ -429,6 +510,15 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 			}
 			if b.End {
 				return w.finishShard(b, tr)
+			}
+			if w.sess != nil && w.sess.records >= w.d.txn.maxRecords {
+				if err := w.commitTxn(w.hard, tr, false); err != nil {
+					return err
+				}
+			}
+		case <-commitTick:
+			if err := w.commitTxn(w.hard, tr, false); err != nil {
+				return err
 			}
 		case err := <-readErr:
 			readErr <- err // for the deferred wait
@@ -560,7 +650,7 @@ func (w *shardWorker) produceItem(ctx context.Context, it process.Item, pos chec
 	// Never the shard's context: franz-go fails every buffered record of a
 	// partition when the first one's context ends, which would fail other
 	// shards' records too. Memory is bounded by the tracker instead.
-	w.d.sink.Produce(context.Background(), kr, func(_ *kgo.Record, err error) {
+	w.output().Produce(context.Background(), kr, func(_ *kgo.Record, err error) {
 		if err == nil {
 			w.d.obs.delivered(dlq, valueLen, time.Since(start))
 		}
@@ -621,8 +711,27 @@ func (w *shardWorker) finishShard(b source.Batch, tr *tracker) error {
 	if tr.failure() != nil {
 		return errProduceFailed
 	}
-	children := make([]lease.ChildShard, 0, len(b.ChildShards))
-	for _, c := range b.ChildShards {
+	if w.d.txn != nil {
+		// The shard's last records and SHARD_END commit together; the lease
+		// row follows (a crash in between is finished by the next owner).
+		if err := w.commitTxn(ctx, tr, true); err != nil {
+			return err
+		}
+	}
+	if err := w.endLease(b.ChildShards); err != nil {
+		return err
+	}
+	w.log.Info("shard ended", "gone", b.Gone)
+	return nil
+}
+
+// endLease checkpoints SHARD_END in the lease table, which creates the
+// children's leases; without the children from the last GetRecords it asks
+// the shard listing.
+func (w *shardWorker) endLease(childShards []types.ChildShard) error {
+	ctx := w.hard
+	children := make([]lease.ChildShard, 0, len(childShards))
+	for _, c := range childShards {
 		cs := lease.ChildShard{ShardID: aws.ToString(c.ShardId), ParentShardIDs: c.ParentShards}
 		if c.HashKeyRange != nil {
 			cs.StartingHashKey = aws.ToString(c.HashKeyRange.StartingHashKey)
@@ -669,7 +778,7 @@ func (w *shardWorker) finishShard(b source.Batch, tr *tracker) error {
 		ids[i] = c.ShardID
 	}
 	w.d.obs.shardEnded()
-	w.log.Info("shard ended", "children", ids, "gone", b.Gone)
+	w.log.Info("shard end checkpointed", "children", ids)
 	w.d.shardEnded()
 	return nil
 }
@@ -708,6 +817,12 @@ func (w *shardWorker) checkpoint(ctx context.Context) error {
 		return nil
 	}
 	mark, ok := tr.watermark()
+	if w.d.txn != nil {
+		// Exactly-once: the lease row follows what Kafka committed.
+		w.mu.Lock()
+		mark, ok = w.committed, !w.committed.IsSentinel()
+		w.mu.Unlock()
+	}
 	if !ok || (hasLast && mark == last) {
 		return nil
 	}

@@ -81,10 +81,17 @@ type Config struct {
 
 	CheckpointInterval time.Duration
 	WorkerID           string
-	DeliveryMode       string // at-least-once (exactly-once: not implemented yet)
+	DeliveryMode       string // at-least-once | exactly-once
 	Partitioning       string // key | shard
 	DLQTopic           string
 	MetricsAddr        string // empty disables the HTTP server
+
+	// Exactly-once only (see the methods for the derived defaults).
+	CheckpointTopic       string // "": ApplicationName + CheckpointTopicSuffix
+	TransactionalIDPrefix string
+	TransactionInterval   time.Duration
+	TransactionMaxRecords int
+	TransactionTimeout    time.Duration // 0: three quarters of FailoverTime
 
 	PollInterval             time.Duration
 	FailoverTime             time.Duration
@@ -106,6 +113,34 @@ type Config struct {
 
 	KinesisEndpoint  string // optional override; normally AWS_ENDPOINT_URL_KINESIS
 	DynamoDBEndpoint string // optional override; normally AWS_ENDPOINT_URL_DYNAMODB
+}
+
+// CheckpointTopicSuffix makes the default checkpoint topic's name from the
+// application name.
+const CheckpointTopicSuffix = "-shardbridge-checkpoints"
+
+// CheckpointTopicName is the exactly-once checkpoint topic.
+func (c Config) CheckpointTopicName() string {
+	if c.CheckpointTopic != "" {
+		return c.CheckpointTopic
+	}
+	return c.ApplicationName + CheckpointTopicSuffix
+}
+
+// TransactionalID is the transactional.id of a shard's producer: stable per
+// application and shard, so whoever takes the shard over fences the
+// previous holder.
+func (c Config) TransactionalID(shardID string) string {
+	return c.TransactionalIDPrefix + c.ApplicationName + "-" + shardID
+}
+
+// TransactionTimeoutOrDefault is TransactionTimeout, or three quarters of
+// FailoverTime when unset.
+func (c Config) TransactionTimeoutOrDefault() time.Duration {
+	if c.TransactionTimeout > 0 {
+		return c.TransactionTimeout
+	}
+	return c.FailoverTime * 3 / 4
 }
 
 // Setting documents one configuration setting.
@@ -241,6 +276,8 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.ShardSyncInterval, d.ShardSyncInterval)
 	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setDur(&c.StartupTimeout, d.StartupTimeout)
+	setDur(&c.TransactionInterval, d.TransactionInterval)
+	setInt(&c.TransactionMaxRecords, d.TransactionMaxRecords)
 	setInt(&c.MaxInFlightPerShard, d.MaxInFlightPerShard)
 	setInt(&c.MaxInFlightBytesPerShard, d.MaxInFlightBytesPerShard)
 	setInt(&c.MaxRecordsPerGet, d.MaxRecordsPerGet)
@@ -397,6 +434,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("checkpoint_interval", r.CheckpointInterval),
 		slog.String("worker_id", r.WorkerID),
 		slog.String("delivery", r.DeliveryMode),
+		slog.String("checkpoint_topic", r.CheckpointTopic),
+		slog.String("transactional_id_prefix", r.TransactionalIDPrefix),
+		slog.Duration("transaction_interval", r.TransactionInterval),
+		slog.Int("transaction_max_records", r.TransactionMaxRecords),
+		slog.Duration("transaction_timeout", r.TransactionTimeout),
 		slog.String("partitioning", r.Partitioning),
 		slog.String("dlq_topic", r.DLQTopic),
 		slog.String("metrics_addr", r.MetricsAddr),

@@ -127,17 +127,42 @@ var specs = []spec{
 				return nil
 			},
 		}},
-	{Setting{"REPLICATOR_DELIVERY", "delivery", AtLeastOnce, "Delivery guarantee: at-least-once (exactly-once is not implemented yet)."},
+	{Setting{"REPLICATOR_DELIVERY", "delivery", AtLeastOnce, "Delivery guarantee: at-least-once, or exactly-once (Kafka transactions; consumers read with isolation.level=read_committed)."},
+		oneOf(func(c *Config) *string { return &c.DeliveryMode }, false, AtLeastOnce, ExactlyOnce)},
+	{Setting{"REPLICATOR_CHECKPOINT_TOPIC", "checkpoint-topic", "", "exactly-once: compacted topic of the checkpoints written in each transaction (created if missing); default KCL_APPLICATION_NAME + \"" + CheckpointTopicSuffix + "\"."},
 		rule{
-			set: func(c *Config, v string) error { c.DeliveryMode = v; return nil },
+			set: func(c *Config, v string) error { c.CheckpointTopic = v; return nil },
 			check: func(c *Config) error {
-				switch c.DeliveryMode {
-				case AtLeastOnce:
+				if c.DeliveryMode != ExactlyOnce {
 					return nil
-				case ExactlyOnce:
-					return fmt.Errorf("%q is not implemented yet (use %s)", c.DeliveryMode, AtLeastOnce)
 				}
-				return fmt.Errorf("%q is not one of %s", c.DeliveryMode, AtLeastOnce)
+				return checkTopicName(c.CheckpointTopicName())
+			},
+		}},
+	{Setting{"REPLICATOR_TRANSACTIONAL_ID_PREFIX", "transactional-id-prefix", "", "exactly-once: prefix of each shard's transactional.id (PREFIX + KCL_APPLICATION_NAME + \"-\" + shard id), e.g. to match a Kafka ACL."},
+		text(func(c *Config) *string { return &c.TransactionalIDPrefix })},
+	{Setting{"REPLICATOR_TRANSACTION_INTERVAL", "transaction-interval", "100ms", "exactly-once: a shard's open transaction commits this often (and at REPLICATOR_TRANSACTION_MAX_RECORDS); read_committed consumers see records only then."},
+		duration(func(c *Config) *time.Duration { return &c.TransactionInterval }, 10*time.Millisecond)},
+	{Setting{"REPLICATOR_TRANSACTION_MAX_RECORDS", "transaction-max-records", "10000", "exactly-once: a transaction commits once it holds this many records (checked between GetRecords batches)."},
+		integer(func(c *Config) *int { return &c.TransactionMaxRecords }, 1, 1<<24)},
+	{Setting{"REPLICATOR_TRANSACTION_TIMEOUT", "transaction-timeout", "", "exactly-once: Kafka's transaction.timeout.ms for the shards' producers; must be shorter than REPLICATOR_FAILOVER_TIME; default three quarters of it."},
+		rule{
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration (e.g. 200ms, 10s, 1m)", v)
+				}
+				c.TransactionTimeout = d
+				return nil
+			},
+			check: func(c *Config) error {
+				if c.TransactionTimeout < 0 {
+					return fmt.Errorf("%q must be greater than 0", c.TransactionTimeout)
+				}
+				if c.TransactionTimeout > 0 && c.FailoverTime > 0 && c.TransactionTimeout >= c.FailoverTime {
+					return fmt.Errorf("%s must be shorter than REPLICATOR_FAILOVER_TIME (%s): a paused instance's open transaction would outlive its lease", c.TransactionTimeout, c.FailoverTime)
+				}
+				return nil
 			},
 		}},
 	{Setting{"REPLICATOR_PARTITIONING", "partitioning", PartitionByKey, "key: Kafka's murmur2 of the partition key (Java default partitioner); shard: shard index → partition (topic needs at least as many partitions as open shards)."},
@@ -304,6 +329,19 @@ func integer(field func(*Config) *int, min, max int) rule {
 			return nil
 		},
 	}
+}
+
+// checkTopicName applies Kafka's rules for topic names.
+func checkTopicName(name string) error {
+	if name == "" || name == "." || name == ".." || len(name) > 249 {
+		return fmt.Errorf("%q is not a valid Kafka topic name (1..249 characters, not . or ..)", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%q is not a valid Kafka topic name (letters, digits, '.', '_' and '-' only)", name)
+		}
+	}
+	return nil
 }
 
 // failoverTime is REPLICATOR_FAILOVER_TIME: greater than 0 and at least

@@ -48,6 +48,8 @@ type Metrics struct {
 	ProduceErrors      prometheus.Counter
 	ProduceLatency     prometheus.Histogram   // hand-off to acknowledgement
 	Checkpoints        *prometheus.CounterVec // result: ok, lost, error
+	Transactions       *prometheus.CounterVec // exactly-once; result: committed, aborted, fenced
+	CommitLatency      prometheus.Histogram   // exactly-once: flush + checkpoint record + EndTxn
 
 	now         func() time.Time
 	mu          sync.Mutex
@@ -92,6 +94,11 @@ func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		Checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "checkpoints_total",
 			Help: "Checkpoint writes, by result."}, []string{"result"}),
+		Transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "transactions_total",
+			Help: "exactly-once: Kafka transactions ended, by result: committed, aborted (a failure; the shard resumes from its last committed checkpoint) or fenced (another instance took the shard over)."}, []string{"result"}),
+		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "transaction_commit_seconds",
+			Help:    "exactly-once: time to commit a shard's transaction (flush, checkpoint record, EndTxn).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		now:         now,
 		checkpoints: map[string]time.Time{},
 		ageDesc: prometheus.NewDesc(ns+"_checkpoint_age_seconds",
@@ -99,7 +106,7 @@ func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
 	}
 	reg.MustRegister(m.RecordsIn, m.BytesIn, m.RecordsOut, m.BytesOut, m.RecordsDLQ, m.BytesDLQ, m.Filtered, m.OutOfRange,
 		m.MillisBehindLatest, m.Throttles, m.ExpiredIterators, m.LeasesHeld, m.LeaseEvents, m.ShardsEnded,
-		m.ShardsHalted, m.ProduceErrors, m.ProduceLatency, m.Checkpoints, ageCollector{m},
+		m.ShardsHalted, m.ProduceErrors, m.ProduceLatency, m.Checkpoints, m.Transactions, m.CommitLatency, ageCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

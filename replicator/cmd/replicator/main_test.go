@@ -21,7 +21,7 @@ func TestBadConfigurationExits2WithOneLine(t *testing.T) {
 		{map[string]string{"KCL_STREAM_NAME": "s", "KCL_APPLICATION_NAME": "a", "KAFKA_TOPIC": "t", "KAFKA_BOOTSTRAP_SERVERS": "b:9092",
 			"CHECKPOINT_FREQ_SECONDS": "abc"}, nil, `CHECKPOINT_FREQ_SECONDS: "abc" is not a number`},
 		{map[string]string{"KCL_STREAM_NAME": "s", "KCL_APPLICATION_NAME": "a", "KAFKA_TOPIC": "t", "KAFKA_BOOTSTRAP_SERVERS": "b:9092"},
-			[]string{"-delivery=exactly-once"}, `REPLICATOR_DELIVERY: "exactly-once" is not implemented yet`},
+			[]string{"-delivery=exactly-once", "-transaction-timeout=20s"}, `REPLICATOR_TRANSACTION_TIMEOUT: 20s must be shorter than REPLICATOR_FAILOVER_TIME (10s)`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(tc.args, env(tc.env), &stdout, &stderr)
