@@ -41,6 +41,7 @@ func (s *Scenario) Run(ctx context.Context, opts ...RunOption) (*Outcome, error)
 	if sc.Bridge != nil {
 		launcher = sc.Bridge
 	}
+	sc.applyDelivery(cfg.mode)
 	if launcher == nil {
 		return nil, fmt.Errorf("scenario %s: no bridge to run (harness.RunBridge)", sc.Name)
 	}
@@ -64,6 +65,9 @@ func (s *Scenario) Run(ctx context.Context, opts ...RunOption) (*Outcome, error)
 		names.DLQTopic = base + "-dlq"
 	}
 	env.DeleteTableAfter(names.Application) // the bridge's lease table, on the external backend
+	if topic := launcher.Capabilities().CheckpointTopicOf(names.Application); topic != "" {
+		env.DeleteTopicAfter(topic)
+	}
 	pool, err := bridge.NewPool(env, launcher, names, sc.Settings, cfg.logger)
 	if err != nil {
 		return nil, err
@@ -78,6 +82,29 @@ func (s *Scenario) Run(ctx context.Context, opts ...RunOption) (*Outcome, error)
 	}
 	return r.execute(ctx, cfg)
 }
+
+// applyDelivery makes the scenario run and be judged in mode m ("" keeps
+// its own).
+func (s *Scenario) applyDelivery(m checker.Mode) {
+	if m == "" {
+		return
+	}
+	s.Verdicts.Delivery = m
+	s.Settings = maps.Clone(s.Settings)
+	if s.Settings == nil {
+		s.Settings = map[string]string{}
+	}
+	s.Settings[SettingDelivery] = string(m)
+	if m == checker.ExactlyOnce {
+		s.Requires = append(slices.Clone(s.Requires), bridge.ExactlyOnce)
+		s.Verdicts.MaxDuplicates = 0
+		s.Verdicts.Why = "exactly-once: a read_committed consumer sees every record once"
+	}
+}
+
+// SettingDelivery is the bridge setting of the delivery mode (Shardbridge's
+// name; a bridge file reads it as {{delivery}}).
+const SettingDelivery = "REPLICATOR_DELIVERY"
 
 func (r *Run) checkNeeds() error {
 	need := r.Scenario.Requires

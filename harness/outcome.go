@@ -160,6 +160,7 @@ type runConfig struct {
 	obs     Observer
 	logger  *slog.Logger
 	every   time.Duration
+	mode    checker.Mode
 }
 
 // RunOption configures Scenario.Run.
@@ -182,6 +183,14 @@ func RunObserver(o Observer) RunOption { return func(c *runConfig) { c.obs = o }
 
 // RunLogger sets the run's logger (default: discard).
 func RunLogger(l *slog.Logger) RunOption { return func(c *runConfig) { c.logger = l } }
+
+// RunDelivery runs the scenario with the bridge in the given delivery mode
+// and judges it on that mode's promise. Exactly-once asks the bridge for it
+// (REPLICATOR_DELIVERY=exactly-once among its settings, {{delivery}} in a
+// bridge file; the bridge must offer bridge.ExactlyOnce) and allows no
+// duplicate at all in the main topic, read at read_committed. The default is
+// the scenario's own Verdicts.Delivery.
+func RunDelivery(m checker.Mode) RunOption { return func(c *runConfig) { c.mode = m } }
 
 // RunProgressEvery sets how often OnProgress is called (default 1s).
 func RunProgressEvery(d time.Duration) RunOption { return func(c *runConfig) { c.every = d } }

@@ -24,6 +24,14 @@ func (r *Run) replay(runCtx, ctx context.Context, acks []workload.Ack, opts chec
 	}
 	r.Leases.ForgetAll()
 	detail := fmt.Sprintf("deleted %d lease rows; replaying from %s", n, r.Scenario.Replay)
+	if topic := r.Bridge().Capabilities().CheckpointTopicOf(r.Names.Application); topic != "" {
+		// The bridge keeps checkpoints in Kafka too (exactly-once): they
+		// are part of the application's state.
+		if err := r.Env.DeleteTopic(runCtx, topic); err != nil {
+			return nil, nil, []string{fmt.Sprintf("replay: reset checkpoints: %v", err)}
+		}
+		detail = fmt.Sprintf("deleted %d lease rows and the checkpoint topic %s; replaying from %s", n, topic, r.Scenario.Replay)
+	}
 	ts := ""
 	if r.Scenario.Replay == ReplayAtTimestamp {
 		ts = startClock.Add(-time.Second).UTC().Format(time.RFC3339Nano)

@@ -109,6 +109,21 @@ func (s *txnSession) commit(ctx context.Context, stream, shard string, pos check
 	return nil
 }
 
+// abandon aborts an open transaction that holds records (a shard stopped
+// without a commit: lease lost, stop incomplete), so that read_committed
+// consumers are not held up until the next owner fences it. Its error says
+// whether the transaction had been fenced already.
+func (s *txnSession) abandon(ctx context.Context) (bool, error) {
+	if s == nil || s.cl == nil || !s.inTxn || s.records == 0 || s.d.aborting.Load() {
+		return false, nil
+	}
+	s.inTxn = false
+	if err := s.cl.AbortBufferedRecords(ctx); err != nil {
+		return true, fmt.Errorf("dropping buffered records: %w", err)
+	}
+	return true, s.cl.EndTransaction(ctx, kgo.TryAbort)
+}
+
 // close drops the producer; an open transaction is left to the next
 // opening of the shard's transactional id (or the transaction timeout),
 // which aborts it.
@@ -117,6 +132,42 @@ func (s *txnSession) close() {
 		s.cl.Close()
 		s.cl = nil
 	}
+}
+
+// endSession ends the shard's transactional producer when the worker stops:
+// an open transaction with records is aborted first (a zombie learns here
+// that it was fenced), except after Abort, which sends nothing more.
+func (w *shardWorker) endSession() {
+	if w.sess == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	open, err := w.sess.abandon(ctx)
+	switch {
+	case !open:
+	case fenced(err):
+		w.d.obs.aborted(true)
+		w.log.Warn("the shard's open transaction was fenced by its new owner", "error", err)
+	default:
+		w.d.obs.aborted(false)
+		if err != nil {
+			w.log.Warn("aborting the shard's open transaction", "error", err)
+		}
+	}
+	w.sess.close()
+}
+
+// fencedOff stops a shard whose producer another instance fenced. The
+// lease is verified first (renewed at once): when that instance took it
+// over, the renewal fails and the shard is not started here again; else
+// (the fencer was a zombie) it is, and fences the zombie in turn.
+func (w *shardWorker) fencedOff(err error) {
+	w.d.obs.aborted(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	held := w.d.leases.Verify(ctx, w.id)
+	cancel()
+	w.lose(fmt.Sprintf("fenced: another instance opened this shard's transactional producer (%v); lease still held: %v", err, held))
 }
 
 // fenced reports whether err says another producer with the shard's
@@ -234,8 +285,7 @@ func (w *shardWorker) commitTxn(ctx context.Context, tr *tracker, end bool) erro
 			return errStopping
 		}
 		if fenced(err) {
-			w.d.obs.aborted(true)
-			w.lose(fmt.Sprintf("fenced: another instance opened this shard's transactional producer (%v)", err))
+			w.fencedOff(err)
 			return errStopping
 		}
 		tr.fail(fmt.Errorf("committing the transaction: %w", err))
@@ -260,9 +310,12 @@ func (w *shardWorker) commitTxn(ctx context.Context, tr *tracker, end bool) erro
 // when its commit's answer was lost) and resume from the checkpoint Kafka
 // committed.
 func (w *shardWorker) recoverTxn(cause error) (checkpoint.Position, error) {
-	fencedNow := fenced(cause)
-	w.d.obs.aborted(fencedNow)
-	if fencedNow || !w.d.leases.Holds(w.id) {
+	if fenced(cause) {
+		w.fencedOff(cause)
+		return checkpoint.Position{}, errStopping
+	}
+	w.d.obs.aborted(false)
+	if !w.d.leases.Holds(w.id) {
 		w.lose(fmt.Sprintf("transaction failed and the lease is not held (or the producer was fenced): %v", cause))
 		return checkpoint.Position{}, errStopping
 	}

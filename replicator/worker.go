@@ -87,6 +87,10 @@ type leaseHolder interface {
 	Holds(shardID string) bool
 	// Release gives a lease back (here: one already finished at SHARD_END).
 	Release(ctx context.Context, shardID string) error
+	// Verify renews the lease at once; false when it is no longer held
+	// (exactly-once: asked after being fenced, so a stolen shard is not
+	// started again here).
+	Verify(ctx context.Context, shardID string) bool
 }
 
 var _ leaseHolder = (*lease.Manager)(nil)
@@ -270,7 +274,7 @@ func (w *shardWorker) run() {
 	if err := w.waitForParents(); err != nil {
 		return
 	}
-	defer w.sess.close()
+	defer w.endSession()
 	start, err := w.startPosition()
 	if err != nil {
 		if !errors.Is(err, errStopping) {

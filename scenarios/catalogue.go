@@ -104,6 +104,9 @@ const (
 	// LabelSelfTest marks the deliberately broken runs.
 	LabelSelfTest = "self-test"
 	LabelBaseline = "baseline"
+	// LabelExactlyOnce marks the specs run with the bridge in exactly-once
+	// mode (the delivery dimension; see ExactlyOnceApplies).
+	LabelExactlyOnce = "exactly-once"
 )
 
 // All returns every scenario of the catalogue, self-tests last. The demo
@@ -304,4 +307,20 @@ func resharded(n, parents int) harness.Check {
 		}
 		return nil
 	}}
+}
+
+// ExactlyOnceApplies reports whether the scenario is also run with the
+// bridge in exactly-once mode: every one with a crash, pause, lease move,
+// Kafka fault or replay (where at-least-once delivery duplicates), except
+// the self-tests.
+func ExactlyOnceApplies(sc harness.Scenario) bool {
+	if slices.Contains(sc.Labels, LabelSelfTest) || sc.Bridge != nil {
+		return false
+	}
+	for _, l := range []string{LabelCrash, LabelLease, LabelKafka, LabelReplay} {
+		if slices.Contains(sc.Labels, l) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,12 +15,14 @@ package scenarios
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +34,7 @@ import (
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/backend"
 	"github.com/shardbridge/shardbridge/harness/bridge"
+	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/containers"
 	"github.com/shardbridge/shardbridge/harness/report"
 )
@@ -94,12 +97,12 @@ func specSeed() int64 {
 // run runs one scenario for the current spec and returns what it found.
 // Only a run that could not take place fails here (or skips, when the
 // backend or a capability is not available).
-func run(ctx context.Context, sc harness.Scenario) *harness.Outcome {
+func run(ctx context.Context, sc harness.Scenario, mode checker.Mode) *harness.Outcome {
 	GinkgoHelper()
 	seed := specSeed()
-	fmt.Fprintf(GinkgoWriter, "scenario %s — seed %d (re-run with %s=%d)\n", sc.Name, seed, backend.EnvSeed, seed)
+	fmt.Fprintf(GinkgoWriter, "scenario %s (%s) — seed %d (re-run with %s=%d)\n", sc.Name, cmp.Or(mode, sc.Verdicts.Delivery, checker.AtLeastOnce), seed, backend.EnvSeed, seed)
 	AddReportEntry("seed", fmt.Sprintf("%s=%d", backend.EnvSeed, seed))
-	out, err := sc.Run(ctx, harness.RunSeed(seed), harness.RunBridge(suiteBridges.For(sc)),
+	out, err := sc.Run(ctx, harness.RunSeed(seed), harness.RunBridge(suiteBridges.For(sc)), harness.RunDelivery(mode),
 		harness.RunBackend(backend.WithContainers(containers.Starter())),
 		harness.RunObserver(harness.Observer{OnFault: func(f report.Fault, at time.Duration) {
 			fmt.Fprintf(GinkgoWriter, "  %7s  %-18s %s\n", at.Round(time.Millisecond), f.Kind, f.Detail)
@@ -120,16 +123,29 @@ func run(ctx context.Context, sc harness.Scenario) *harness.Outcome {
 
 // specs registers one spec per scenario: its title and the bug reports it
 // guards against, its labels, and one assertion — the run met what the
-// scenario declared.
+// scenario declared. Scenarios with crashes, lease moves, Kafka faults or
+// replays have a delivery dimension: they run once more with the bridge in
+// exactly-once mode (label exactly-once), where no duplicate is allowed.
 func specs(scs ...harness.Scenario) {
 	for _, sc := range scs {
 		title := sc.Title
 		if len(sc.Guards) > 0 {
 			title += " (" + strings.Join(sc.Guards, ", ") + ")"
 		}
-		It(title, Label(sc.Labels...), NodeTimeout(specTimeout), func(ctx SpecContext) {
-			out := run(ctx, sc)
-			Expect(out.Unmet()).To(BeEmpty(), "scenario %s (seed %d)", sc.Name, out.Seed)
-		})
+		modes := []checker.Mode{""}
+		if ExactlyOnceApplies(sc) {
+			modes = append(modes, checker.ExactlyOnce)
+		}
+		for _, mode := range modes {
+			labels, name := sc.Labels, title
+			if mode != "" {
+				labels = append(slices.Clone(labels), LabelExactlyOnce)
+				name = "[" + string(mode) + "] " + title
+			}
+			It(name, Label(labels...), NodeTimeout(specTimeout), func(ctx SpecContext) {
+				out := run(ctx, sc, mode)
+				Expect(out.Unmet()).To(BeEmpty(), "scenario %s (seed %d)", sc.Name, out.Seed)
+			})
+		}
 	}
 }

@@ -609,6 +609,48 @@ func (e *Env) CreateTopicWithConfig(ctx context.Context, name string, partitions
 	return nil
 }
 
+// DeleteTopic deletes a Kafka topic and waits until the cluster no longer
+// lists it, so that whoever creates it again gets a new, empty one. A
+// missing topic is no error.
+func (e *Env) DeleteTopic(ctx context.Context, name string) error {
+	cl, err := kgo.NewClient(append(e.KafkaOpts(), kgo.SeedBrokers(e.brokers...))...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	resp, err := adm.DeleteTopics(ctx, name)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("delete topic %s: %w", name, err)
+	}
+	for {
+		details, err := adm.ListTopics(ctx, name)
+		if err == nil {
+			if d, ok := details[name]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("delete topic %s: still listed: %w", name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// DeleteTopicAfter deletes a Kafka topic a bridge created (its checkpoint
+// topic) when the environment closes, on the external backend, where it
+// would otherwise outlive the run.
+func (e *Env) DeleteTopicAfter(name string) {
+	if !e.cleanup {
+		return
+	}
+	e.onClose(func(ctx context.Context) error { return e.DeleteTopic(ctx, name) })
+}
+
 // clusterControl adapts the in-process cluster to BrokerControl.
 type clusterControl struct{ c *fakekafka.Cluster }
 

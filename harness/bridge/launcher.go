@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,14 +42,30 @@ const (
 	StallSink Capability = "stall-sink"
 	// HandOffLog: instances record when each record was handed to Kafka.
 	HandOffLog Capability = "hand-off-log"
+	// ExactlyOnce: the bridge writes every record exactly once for a
+	// read_committed consumer when asked to (REPLICATOR_DELIVERY).
+	ExactlyOnce Capability = "exactly-once"
 )
 
 // Capabilities is the set a Launcher offers.
 type Capabilities struct {
-	Process, Pause, Headers, LeaseTable, Metrics, CutLeaseTable, StallSink, HandOffLog bool
+	Process, Pause, Headers, LeaseTable, Metrics, CutLeaseTable, StallSink, HandOffLog, ExactlyOnce bool
 	// LeaseFailover is the lease failover time of a bridge with a lease
 	// table (0: unknown).
 	LeaseFailover time.Duration
+	// CheckpointTopic is the bridge's Kafka checkpoint topic, with
+	// {{application}} for the application name ("": none).
+	CheckpointTopic string
+}
+
+// CheckpointTopicOf is c's checkpoint topic for the application ("": none).
+func (c Capabilities) CheckpointTopicOf(application string) string {
+	return placeholderRE.ReplaceAllStringFunc(c.CheckpointTopic, func(m string) string {
+		if placeholderRE.FindStringSubmatch(m)[1] == "application" {
+			return application
+		}
+		return m
+	})
 }
 
 // Has reports whether c offers capability x.
@@ -70,6 +87,8 @@ func (c Capabilities) Has(x Capability) bool {
 		return c.StallSink
 	case HandOffLog:
 		return c.HandOffLog
+	case ExactlyOnce:
+		return c.ExactlyOnce
 	}
 	return false
 }
@@ -134,6 +153,7 @@ func (l Launch) Vars() map[string]string {
 		"kafka_tls_ca_file": kafka.TLSCAFile,
 		"instance":          l.Instance, "worker_id": l.WorkerID,
 		"initial_position": l.InitialPosition, "initial_timestamp": l.InitialTimestamp,
+		"delivery": cmp.Or(l.Settings["REPLICATOR_DELIVERY"], "at-least-once"),
 	}
 }
 

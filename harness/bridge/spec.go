@@ -75,6 +75,16 @@ type Offers struct {
 	LeaseFailover time.Duration `yaml:"lease_failover"`
 	// Pause: the process may be frozen with SIGSTOP and thawed.
 	Pause bool `yaml:"pause"`
+	// ExactlyOnce: given {{delivery}} exactly-once (or
+	// REPLICATOR_DELIVERY=exactly-once among its settings), the bridge
+	// writes every record exactly once for a read_committed consumer.
+	ExactlyOnce bool `yaml:"exactly_once"`
+	// CheckpointTopic names a Kafka topic where the bridge keeps
+	// checkpoints besides (or instead of) its lease table, with
+	// {{application}} standing for the application name. Resetting the
+	// application (a replay) deletes it, and the external backend deletes
+	// it at the end.
+	CheckpointTopic string `yaml:"checkpoint_topic"`
 }
 
 // Placeholders a bridge file may use, as {{name}}.
@@ -82,7 +92,7 @@ var Placeholders = []string{
 	"stream", "application", "topic", "dlq_topic", "region", "kinesis_endpoint",
 	"dynamodb_endpoint", "kafka_brokers", "access_key_id", "secret_access_key", "session_token",
 	"kafka_security_protocol", "kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password", "kafka_tls_ca_file",
-	"instance", "worker_id", "metrics_port", "initial_position", "initial_timestamp",
+	"instance", "worker_id", "metrics_port", "initial_position", "initial_timestamp", "delivery",
 	"build_dir", "bridge_dir", "repo",
 }
 
@@ -165,7 +175,8 @@ func (s *Spec) validate() error {
 
 // Capabilities are what the Spec's instances offer.
 func (s *Spec) Capabilities() Capabilities {
-	c := Capabilities{Process: true, Pause: s.Offers.Pause, Headers: s.Offers.Headers, Metrics: s.Metrics != ""}
+	c := Capabilities{Process: true, Pause: s.Offers.Pause, Headers: s.Offers.Headers, Metrics: s.Metrics != "", ExactlyOnce: s.Offers.ExactlyOnce,
+		CheckpointTopic: s.Offers.CheckpointTopic}
 	c.LeaseTable = s.Offers.LeaseTable == "kcl"
 	c.LeaseFailover = s.Offers.LeaseFailover
 	return c

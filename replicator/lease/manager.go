@@ -341,6 +341,23 @@ func (m *Manager) Holds(shardID string) bool {
 	return ok && m.fresh(h, m.cfg.clock.Now())
 }
 
+// Verify renews a held lease at once and reports whether it is still held
+// afterwards. A worker whose Kafka transactional producer was fenced by
+// another instance asks before the shard is started again: the renewal's
+// compare-and-set fails when that instance took the lease (the lease is then
+// dropped and Lost emitted), and succeeds when the fencing came from a
+// zombie whose lease had expired.
+func (m *Manager) Verify(ctx context.Context, shardID string) bool {
+	m.mu.Lock()
+	h, ok := m.held[shardID]
+	m.mu.Unlock()
+	if !ok {
+		return false
+	}
+	m.renew(ctx, h)
+	return m.Holds(shardID)
+}
+
 func (m *Manager) fresh(h *heldLease, now time.Time) bool {
 	return !h.gone && now.Sub(h.lastRenewed) < m.cfg.failover
 }

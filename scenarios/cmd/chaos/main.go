@@ -36,6 +36,7 @@ import (
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/backend"
 	"github.com/shardbridge/shardbridge/harness/bridge"
+	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/containers"
 	"github.com/shardbridge/shardbridge/harness/report"
 	catalog "github.com/shardbridge/shardbridge/scenarios"
@@ -129,7 +130,14 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 	inProcess := fs.Bool("in-process", false, "run the built-in Shardbridge in-process instead of as child processes")
 	bridgeFile := fs.String("bridge", "", "run the bridge this file describes (default: the built-in Shardbridge)")
 	verbose := fs.Bool("v", false, "log the harness and the in-process replicators to stderr")
+	delivery := fs.String("delivery", "", "run the bridge in this delivery mode and judge it on its promise: at-least-once or exactly-once (default: the scenario's)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch checker.Mode(*delivery) {
+	case "", checker.AtLeastOnce, checker.ExactlyOnce:
+	default:
+		fmt.Fprintf(stderr, "chaos %s: --delivery: %q is not at-least-once or exactly-once\n", cmd, *delivery)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -164,7 +172,7 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 	if *verbose {
 		opts = append(opts, harness.RunLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	}
-	opts = append(opts, harness.RunObserver(liveOutput(stdout)))
+	opts = append(opts, harness.RunObserver(liveOutput(stdout)), harness.RunDelivery(checker.Mode(*delivery)))
 
 	fmt.Fprintf(stdout, "Shardbridge chaos: %s — %s\n", sc.Name, sc.Title)
 	if sc.Story != "" {
