@@ -41,6 +41,9 @@ func (s *Scenario) Run(ctx context.Context, opts ...RunOption) (*Outcome, error)
 	if sc.Bridge != nil {
 		launcher = sc.Bridge
 	}
+	if cfg.mode == "" && sc.Verdicts.Delivery == checker.ExactlyOnce {
+		cfg.mode = checker.ExactlyOnce // a scenario about exactly-once runs the bridge so
+	}
 	sc.applyDelivery(cfg.mode)
 	if launcher == nil {
 		return nil, fmt.Errorf("scenario %s: no bridge to run (harness.RunBridge)", sc.Name)
@@ -268,6 +271,15 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 	res := checker.Check(expectAcks, mainOut, dlqOut, checkOpts)
 	out.Result = res
 	out.mainOut, out.acks = mainOut, expectAcks
+	if sc.Verdicts.Delivery == checker.ExactlyOnce {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		all, err := checker.ReadTopic(rctx, r.Env.Brokers(), r.Names.Topic, checker.Uncommitted(), r.kafka())
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("read %s at read_uncommitted: %w", r.Names.Topic, err)
+		}
+		out.AbortedRecords = len(all) - len(mainOut)
+	}
 	// The main phase's lease history explains its duplicates (a replay
 	// resets every lease afterwards).
 	r.Leases.Poll(ctx)
@@ -325,7 +337,7 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 	out.Report = report.Report{
 		Scenario: sc.Name, Seed: r.Seed, Mode: sc.Verdicts.Delivery, Backend: string(env.Backend()) + " (" + env.Parts() + ")",
 		Started: r.start, Duration: out.Duration, Produced: out.Workload.Generated,
-		Result: res, Replay: out.Replay, MaxLag: maxLag, Faults: out.Faults, Failures: failures,
+		Result: res, Replay: out.Replay, MaxLag: maxLag, Faults: out.Faults, Failures: failures, Aborted: out.AbortedRecords,
 	}
 	r.setPhase("done")
 	return out, nil

@@ -41,6 +41,10 @@ type Outcome struct {
 	// shard's lease history explains (a run whose instances counted produce
 	// errors, which rewind and re-send, is excused).
 	UnexplainedDuplicates int
+	// AbortedRecords counts records in the main topic that aborted
+	// transactions left there (read_uncommitted sees them, read_committed
+	// does not); counted in exactly-once runs only.
+	AbortedRecords int
 	// Verdicts are the run's judgements, by name; each lists its problems.
 	Verdicts []Verdict
 	CaughtUp bool

@@ -141,6 +141,7 @@ func All() []harness.Scenario {
 		BrokenReorderingSink(),
 		BrokenDroppingTransform(),
 		BrokenDeadLettering(),
+		BrokenSeparateCommits(),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/shardbridge/shardbridge/fakes/fault"
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/bridge"
+	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/inject"
 )
 
@@ -20,7 +21,8 @@ func ZombieCheckpoint() harness.Scenario {
 		Title: "A paused worker wakes after its leases were taken: its checkpoints are refused",
 		Story: "Two binaries; one is SIGSTOPped at 30% until the other holds every lease and has checkpointed past " +
 			"it, then SIGCONTed. The zombie still believes it owns its shards: any checkpoint it writes must fail the " +
-			"lease's compare-and-set, or it would rewind (or fast-forward) the new owner's progress.",
+			"lease's compare-and-set, or it would rewind (or fast-forward) the new owner's progress. In exactly-once mode the " +
+			"zombie's open transaction must be fenced: the new owner's producer aborts it, so none of its records is ever committed.",
 		Guards:    []string{"awslabs/amazon-kinesis-client#108", "awslabs/amazon-kinesis-client#677", "awslabs/amazon-kinesis-client#973"},
 		Items:     []int{6},
 		Labels:    []string{LabelLease, LabelCrash},
@@ -37,12 +39,20 @@ func ZombieCheckpoint() harness.Scenario {
 			harness.Then(harness.OwnsAllLeases(1), harness.Note("milestone", "r1 holds every lease")),
 			harness.Then(harness.Wait(1500*time.Millisecond), inject.Resume(harness.InstanceAt(0))),
 		},
-		Verdicts: afterLeaseMoves(harness.Check{Name: "scenario checks", Func: func(_ context.Context, _ *harness.Run, o *harness.Outcome) []string {
+		// Exactly-once: long transactions (within a longer failover time,
+		// whose three quarters are the transaction timeout), so that r0
+		// surely has one open, holding records, when it is paused.
+		Settings: map[string]string{"REPLICATOR_FAILOVER_TIME": "8s", "REPLICATOR_TRANSACTION_INTERVAL": "3s"},
+		Verdicts: afterLeaseMoves(harness.Check{Name: "scenario checks", Func: func(_ context.Context, r *harness.Run, o *harness.Outcome) []string {
 			z := o.Stats["r0"]
+			var f []string
 			if z.LeaseEvents["lost"] == 0 && z.Checkpoints["lost"] == 0 {
-				return []string{fmt.Sprintf("the zombie r0 never noticed it lost its leases (lease events %v, checkpoints %v)", z.LeaseEvents, z.Checkpoints)}
+				f = append(f, fmt.Sprintf("the zombie r0 never noticed it lost its leases (lease events %v, checkpoints %v)", z.LeaseEvents, z.Checkpoints))
 			}
-			return nil
+			if r.Scenario.Verdicts.Delivery == checker.ExactlyOnce && o.AbortedRecords == 0 && z.Transactions["fenced"] == 0 {
+				f = append(f, fmt.Sprintf("the zombie r0's open transaction was not fenced: no aborted records in the topic, r0's transactions %v", z.Transactions))
+			}
+			return f
 		}}),
 	}
 }

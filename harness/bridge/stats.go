@@ -35,6 +35,9 @@ type Stats struct {
 	LeaseEvents map[string]int64 `json:"lease_events,omitempty"`
 	// Checkpoints counts checkpoint writes by result: ok, lost, error.
 	Checkpoints map[string]int64 `json:"checkpoints,omitempty"`
+	// Transactions counts Kafka transactions by result (exactly-once):
+	// committed, aborted, fenced.
+	Transactions map[string]int64 `json:"transactions,omitempty"`
 	// MillisBehindLatest is the lag of each shard held now.
 	MillisBehindLatest map[string]int64 `json:"millis_behind_latest,omitempty"`
 }
@@ -63,6 +66,7 @@ func (s Stats) Add(o Stats) Stats {
 	s.LeaseRenewalFailures += o.LeaseRenewalFailures
 	s.LeaseEvents = addMaps(s.LeaseEvents, o.LeaseEvents)
 	s.Checkpoints = addMaps(s.Checkpoints, o.Checkpoints)
+	s.Transactions = addMaps(s.Transactions, o.Transactions)
 	return s
 }
 
@@ -79,7 +83,7 @@ func addMaps(a, b map[string]int64) map[string]int64 {
 
 // StatsFromFamilies reads the replicator's metrics (replicator/metrics).
 func StatsFromFamilies(fams map[string]*dto.MetricFamily) Stats {
-	s := Stats{LeaseEvents: map[string]int64{}, Checkpoints: map[string]int64{}, MillisBehindLatest: map[string]int64{}}
+	s := Stats{LeaseEvents: map[string]int64{}, Checkpoints: map[string]int64{}, Transactions: map[string]int64{}, MillisBehindLatest: map[string]int64{}}
 	sum := func(name string) int64 {
 		f := fams[name]
 		if f == nil {
@@ -119,6 +123,7 @@ func StatsFromFamilies(fams map[string]*dto.MetricFamily) Stats {
 	s.LeaseRenewalFailures = sum("replicator_lease_renewal_failures_total")
 	byLabel("replicator_lease_events_total", "kind", s.LeaseEvents)
 	byLabel("replicator_checkpoints_total", "result", s.Checkpoints)
+	byLabel("replicator_transactions_total", "result", s.Transactions)
 	byLabel("replicator_millis_behind_latest", "shard", s.MillisBehindLatest)
 	return s
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shardbridge/shardbridge/harness/bridge"
 	"github.com/shardbridge/shardbridge/harness/sabotage"
@@ -51,6 +52,13 @@ type Option func(*Launcher)
 // WithSink wraps every instance's Kafka sink (sabotage.DroppingSink …);
 // the wrapper is made for the run's data topic.
 func WithSink(w func(topic string) sabotage.SinkWrapper) Option {
+	return func(l *Launcher) { l.sink = func(topic string, _ []kgo.Opt) sabotage.SinkWrapper { return w(topic) } }
+}
+
+// WithSinkTo is WithSink for a wrapper that writes to Kafka by itself
+// (sabotage.SeparateCommitSink): it also gets the environment's Kafka client
+// options (seed brokers, security).
+func WithSinkTo(w func(topic string, kafka []kgo.Opt) sabotage.SinkWrapper) Option {
 	return func(l *Launcher) { l.sink = w }
 }
 
@@ -69,7 +77,7 @@ func WithHandOffLog() Option { return func(l *Launcher) { l.handoffs = &handoffL
 // Launcher runs Shardbridge's replicator in this process.
 type Launcher struct {
 	spec      *bridge.Spec
-	sink      func(topic string) sabotage.SinkWrapper
+	sink      func(topic string, kafka []kgo.Opt) sabotage.SinkWrapper
 	transform sabotage.Transform
 	extra     []replicator.Option
 	handoffs  *handoffLog
@@ -135,7 +143,7 @@ func (l *Launcher) Launch(ctx context.Context, in bridge.Launch) (bridge.Process
 	}
 	var wrap sabotage.SinkWrapper
 	if l.sink != nil {
-		wrap = l.sink(in.Names.Topic)
+		wrap = l.sink(in.Names.Topic, append(in.Env.KafkaOpts(), kgo.SeedBrokers(in.Env.Brokers()...)))
 	}
 	opts := []replicator.Option{
 		replicator.WithLogger(in.Logger.With("instance", in.Instance, "worker", p.id)),

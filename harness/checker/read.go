@@ -15,9 +15,10 @@ import (
 var ErrUnknownTopic = errors.New("checker: unknown topic")
 
 type readConfig struct {
-	from       map[int32]int64
-	missingOK  bool
-	clientOpts []kgo.Opt
+	from        map[int32]int64
+	missingOK   bool
+	uncommitted bool
+	clientOpts  []kgo.Opt
 }
 
 // ReadOption configures ReadTopic and EndOffsets.
@@ -33,6 +34,11 @@ func FromOffsets(offsets map[int32]int64) ReadOption {
 // MissingOK makes a missing topic read as empty instead of failing (a DLQ
 // topic the replicator creates only on its first dead letter).
 func MissingOK() ReadOption { return func(c *readConfig) { c.missingOK = true } }
+
+// Uncommitted reads at read_uncommitted: records of aborted (and open)
+// transactions too. Compared with a read_committed read it counts what
+// aborted transactions left in the log.
+func Uncommitted() ReadOption { return func(c *readConfig) { c.uncommitted = true } }
 
 // WithClientOpts adds franz-go options (SASL, TLS, logging) to the reader's
 // client.
@@ -138,9 +144,13 @@ func ReadTopic(ctx context.Context, brokers []string, topic string, opts ...Read
 	if len(consume) == 0 {
 		return nil, nil
 	}
+	isolation := kgo.ReadCommitted()
+	if cfg.uncommitted {
+		isolation = kgo.ReadUncommitted()
+	}
 	cl, err := kgo.NewClient(append(base,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: consume}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchIsolationLevel(isolation),
 		kgo.KeepControlRecords(),
 	)...)
 	if err != nil {

@@ -57,7 +57,10 @@ type Report struct {
 	Result   checker.Result
 	Replay   *checker.ReplayResult // set when the scenario replayed
 	MaxLag   time.Duration         // the largest consumer lag seen
-	Faults   []Fault
+	// Aborted counts records aborted transactions left in the main topic
+	// (exactly-once runs; invisible at read_committed).
+	Aborted int
+	Faults  []Fault
 	// Failures are further reasons the run failed that the checker cannot
 	// see (a replicator that exited with an error, a timeout).
 	Failures []string
@@ -107,6 +110,9 @@ func Write(w io.Writer, r Report) error {
 	recs := fmt.Sprintf("produced %d, acked %d, replicated %d, dead-lettered %d", r.Produced, res.Acked, res.Replicated, res.DeadLettered)
 	if res.UnconfirmedWrites > 0 {
 		recs += fmt.Sprintf(", producer retry copies %d", res.UnconfirmedWrites)
+	}
+	if r.Mode == checker.ExactlyOnce {
+		recs += fmt.Sprintf(", aborted in Kafka %d (unseen at read_committed)", r.Aborted)
 	}
 	line("records", "%s", recs)
 	if res.IdentifiedByPayload > 0 {
@@ -257,6 +263,7 @@ type jsonRecords struct {
 	DLQRecords        int   `json:"dlq_records"`
 	UnconfirmedWrites int   `json:"unconfirmed_writes"`
 	Filtered          int   `json:"filtered"`
+	Aborted           int   `json:"aborted"`
 }
 
 type jsonAnomalies struct {
@@ -307,7 +314,7 @@ func WriteJSON(w io.Writer, r Report) error {
 		Records: jsonRecords{
 			Produced: r.Produced, Acked: res.Acked, AckedMalformed: res.AckedMalformed, AckedOversized: res.AckedOversized,
 			Replicated: res.Replicated, DeadLettered: res.DeadLettered, OutputRecords: res.OutputRecords,
-			DLQRecords: res.DLQRecords, UnconfirmedWrites: res.UnconfirmedWrites, Filtered: res.Filtered,
+			DLQRecords: res.DLQRecords, UnconfirmedWrites: res.UnconfirmedWrites, Filtered: res.Filtered, Aborted: r.Aborted,
 		},
 		Anomalies: jsonAnomalies{
 			Lost: res.Lost, Duplicated: res.Duplicated.Anomaly, ReorderedPerKey: res.ReorderedPerKey,

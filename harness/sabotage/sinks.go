@@ -4,8 +4,8 @@
 // swapped in.
 //
 // Contract:
-//   - Sink wrappers (DroppingSink, DuplicatingSink, ReorderingSink) break a
-//     bridge's Kafka writes of the data topic; Transforms (DroppingTransform,
+//   - Sink wrappers (DroppingSink, DuplicatingSink, ReorderingSink,
+//     SeparateCommitSink) break a bridge's Kafka writes of the data topic; Transforms (DroppingTransform,
 //     FailingTransform) break its processing. Each misbehaves on a fixed,
 //     countable subset (every n-th), so a run is reproducible.
 //   - Lease-row damage (DeleteLeaseRow, CorruptLeaseRow, RestoreLeaseRow,
@@ -75,6 +75,56 @@ func (d *droppingSink) Produce(ctx context.Context, r *kgo.Record, promise func(
 }
 
 func (d *droppingSink) Flush(ctx context.Context) error { return d.inner.Flush(ctx) }
+
+// SeparateCommitSink writes the data topic's records through a producer of
+// its own, outside the bridge's transaction, while the bridge's checkpoint
+// still commits in the bridge's transaction: data and checkpoint in separate
+// transactions (here the data's are a plain producer's, each record
+// committed on its own). After a crash the next owner resumes from the last
+// committed checkpoint and writes again records that were already
+// committed: duplicates that an exactly-once verdict must catch. The
+// producer is made from kafka (seed brokers, security) on first use and
+// lives as long as the process.
+func SeparateCommitSink(topic string, kafka []kgo.Opt) SinkWrapper {
+	var (
+		once sync.Once
+		cl   *kgo.Client
+		err  error
+	)
+	producer := func() (*kgo.Client, error) {
+		once.Do(func() { cl, err = kgo.NewClient(kafka...) })
+		return cl, err
+	}
+	return func(s Sink) Sink { return &separateCommitSink{inner: s, topic: topic, producer: producer} }
+}
+
+type separateCommitSink struct {
+	inner    Sink
+	topic    string
+	producer func() (*kgo.Client, error)
+}
+
+func (d *separateCommitSink) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	if r.Topic != d.topic {
+		d.inner.Produce(ctx, r, promise)
+		return
+	}
+	cl, err := d.producer()
+	if err != nil {
+		promise(r, err)
+		return
+	}
+	cl.Produce(ctx, r, promise)
+}
+
+func (d *separateCommitSink) Flush(ctx context.Context) error {
+	if cl, err := d.producer(); err == nil {
+		if err := cl.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	return d.inner.Flush(ctx)
+}
 
 // DuplicatingSink writes every n-th data record twice.
 func DuplicatingSink(topic string, n int) SinkWrapper {

@@ -75,6 +75,7 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"REPLICATOR_DELIVERY": "exactly-once", "REPLICATOR_CHECKPOINT_TOPIC": "a/b"}, `REPLICATOR_CHECKPOINT_TOPIC: "a/b" is not a valid Kafka topic name`},
 		{map[string]string{"REPLICATOR_TRANSACTION_TIMEOUT": "10s"}, `REPLICATOR_TRANSACTION_TIMEOUT: 10s must be shorter than REPLICATOR_FAILOVER_TIME (10s)`},
 		{map[string]string{"REPLICATOR_TRANSACTION_INTERVAL": "1ms"}, `REPLICATOR_TRANSACTION_INTERVAL: "1ms" is below the minimum 10ms`},
+		{map[string]string{"REPLICATOR_DELIVERY": "exactly-once", "REPLICATOR_TRANSACTION_INTERVAL": "5s"}, `REPLICATOR_TRANSACTION_INTERVAL: 5s is more than half the transaction timeout (7.5s`},
 		{map[string]string{"REPLICATOR_PARTITIONING": "random"}, `REPLICATOR_PARTITIONING: "random" is not one of key, shard`},
 		{map[string]string{"REPLICATOR_POLL_INTERVAL": "100ms"}, `REPLICATOR_POLL_INTERVAL: "100ms" is below the minimum 200ms`},
 		{map[string]string{"REPLICATOR_POLL_INTERVAL": "200"}, `REPLICATOR_POLL_INTERVAL: "200" is not a duration`},

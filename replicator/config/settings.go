@@ -141,8 +141,8 @@ var specs = []spec{
 		}},
 	{Setting{"REPLICATOR_TRANSACTIONAL_ID_PREFIX", "transactional-id-prefix", "", "exactly-once: prefix of each shard's transactional.id (PREFIX + KCL_APPLICATION_NAME + \"-\" + shard id), e.g. to match a Kafka ACL."},
 		text(func(c *Config) *string { return &c.TransactionalIDPrefix })},
-	{Setting{"REPLICATOR_TRANSACTION_INTERVAL", "transaction-interval", "100ms", "exactly-once: a shard's open transaction commits this often (and at REPLICATOR_TRANSACTION_MAX_RECORDS); read_committed consumers see records only then."},
-		duration(func(c *Config) *time.Duration { return &c.TransactionInterval }, 10*time.Millisecond)},
+	{Setting{"REPLICATOR_TRANSACTION_INTERVAL", "transaction-interval", "100ms", "exactly-once: a shard's open transaction commits this often (and at REPLICATOR_TRANSACTION_MAX_RECORDS); read_committed consumers see records only then. At most half the transaction timeout."},
+		transactionInterval()},
 	{Setting{"REPLICATOR_TRANSACTION_MAX_RECORDS", "transaction-max-records", "10000", "exactly-once: a transaction commits once it holds this many records (checked between GetRecords batches)."},
 		integer(func(c *Config) *int { return &c.TransactionMaxRecords }, 1, 1<<24)},
 	{Setting{"REPLICATOR_TRANSACTION_TIMEOUT", "transaction-timeout", "", "exactly-once: Kafka's transaction.timeout.ms for the shards' producers; must be shorter than REPLICATOR_FAILOVER_TIME; default three quarters of it."},
@@ -329,6 +329,24 @@ func integer(field func(*Config) *int, min, max int) rule {
 			return nil
 		},
 	}
+}
+
+// transactionInterval is REPLICATOR_TRANSACTION_INTERVAL: at least 10ms and,
+// in exactly-once mode, at most half the transaction timeout, or the broker
+// would abort transactions before they commit.
+func transactionInterval() rule {
+	r := duration(func(c *Config) *time.Duration { return &c.TransactionInterval }, 10*time.Millisecond)
+	least := r.check
+	r.check = func(c *Config) error {
+		if err := least(c); err != nil {
+			return err
+		}
+		if t := c.TransactionTimeoutOrDefault(); c.DeliveryMode == ExactlyOnce && t > 0 && c.TransactionInterval > t/2 {
+			return fmt.Errorf("%s is more than half the transaction timeout (%s, REPLICATOR_TRANSACTION_TIMEOUT or 3/4 of REPLICATOR_FAILOVER_TIME): the broker would abort transactions before they commit", c.TransactionInterval, t)
+		}
+		return nil
+	}
+	return r
 }
 
 // checkTopicName applies Kafka's rules for topic names.
