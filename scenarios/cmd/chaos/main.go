@@ -1,6 +1,6 @@
 // Command chaos runs Shardbridge's chaos scenarios from the command line.
 //
-//	chaos demo [--seed N] [--in-process] [--json FILE] [-v]
+//	chaos demo [--seed N] [--delivery exactly-once] [--in-process] [--json FILE] [-v]
 //	chaos list [--labels]
 //	chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [-v]
 //
@@ -49,7 +49,7 @@ func main() {
 }
 
 const usage = `usage:
-  chaos demo [--seed N] [--in-process] [--json FILE] [-v]   the guided tour (make demo)
+  chaos demo [--seed N] [--delivery MODE] [--in-process] [--json FILE] [-v]   the guided tour (make demo)
   chaos list [--labels]                                      the scenarios
   chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [-v]
                                                              run one scenario
