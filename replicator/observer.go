@@ -141,11 +141,13 @@ func (o *observer) leaseEvent(kind lease.EventKind) {
 	o.m.LeaseEvents.WithLabelValues(kind.String()).Inc()
 }
 
-// committed counts a committed transaction and how long the commit took.
-func (o *observer) committed(took time.Duration) {
+// committed counts a committed transaction of records records and how long
+// the commit took.
+func (o *observer) committed(took time.Duration, records int) {
 	o.m.Transactions.WithLabelValues("committed").Inc()
 	o.m.CommitLatency.Observe(took.Seconds())
 	o.stats.transactionsCommitted.Add(1)
+	o.stats.recordsCommitted.Add(int64(records))
 }
 
 // aborted counts a transaction that ended without a commit: fenced when

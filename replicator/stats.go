@@ -25,6 +25,7 @@ type Stats struct {
 	// exactly-once: transactions committed, aborted after a failure, and
 	// fenced (another instance took the shard over).
 	TransactionsCommitted, TransactionsAborted, TransactionsFenced int64
+	RecordsCommitted                                               int64                 // records (data and dead letters) in committed transactions
 	Shards                                                         map[string]ShardStats // shards running here
 }
 
@@ -42,6 +43,7 @@ type counters struct {
 	shardsEnded, leasesHeld                                        atomic.Int64
 	outOfRange                                                     atomic.Int64
 	transactionsCommitted, transactionsAborted, transactionsFenced atomic.Int64
+	recordsCommitted                                               atomic.Int64
 
 	mu     sync.Mutex
 	shards map[string]ShardStats
@@ -94,8 +96,8 @@ func (r *Replicator) Stats() Stats {
 		ExpiredIterators: c.expiredIterators.Load(), ProduceErrors: c.produceErrors.Load(),
 		ShardsEnded: c.shardsEnded.Load(), LeasesHeld: int(c.leasesHeld.Load()),
 		TransactionsCommitted: c.transactionsCommitted.Load(), TransactionsAborted: c.transactionsAborted.Load(),
-		TransactionsFenced: c.transactionsFenced.Load(),
-		Shards:             map[string]ShardStats{},
+		TransactionsFenced: c.transactionsFenced.Load(), RecordsCommitted: c.recordsCommitted.Load(),
+		Shards: map[string]ShardStats{},
 	}
 	c.mu.Lock()
 	for id, st := range c.shards {

@@ -280,6 +280,7 @@ func (w *shardWorker) commitTxn(ctx context.Context, tr *tracker, end bool) erro
 	if end {
 		cpPos = checkpoint.Position{Sequence: checkpointtopic.ShardEnd}
 	}
+	n := s.records
 	if err := s.commit(ctx, w.cfg.stream, w.id, cpPos); err != nil {
 		if w.hard.Err() != nil || errors.Is(err, errTxnAborting) {
 			return errStopping
@@ -291,7 +292,7 @@ func (w *shardWorker) commitTxn(ctx context.Context, tr *tracker, end bool) erro
 		tr.fail(fmt.Errorf("committing the transaction: %w", err))
 		return errProduceFailed
 	}
-	w.d.obs.committed(time.Since(start))
+	w.d.obs.committed(time.Since(start), n)
 	w.mu.Lock()
 	w.committed = pos
 	w.mu.Unlock()
