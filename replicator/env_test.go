@@ -48,10 +48,13 @@ type testEnv struct {
 	repDDB *dynamodb.Client
 	probe  *requestProbe
 	kafka  *kafkafake.Cluster
-	stream string
-	topic  string
-	app    string
-	logs   *syncBuffer
+	// brokers are the Kafka the replicators write to: kafka's, or Apache
+	// Kafka's after useApacheKafka.
+	brokers []string
+	stream  string
+	topic   string
+	app     string
+	logs    *syncBuffer
 
 	mu      sync.Mutex
 	written []putRecord
@@ -113,6 +116,7 @@ func newTestEnv(t testing.TB, shards int, partitions int32) *testEnv {
 	}
 	t.Cleanup(k.Close)
 	e.kafka = k
+	e.brokers = k.Brokers()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("replicator logs:\n%s", e.logs.String())
@@ -125,7 +129,7 @@ func newTestEnv(t testing.TB, shards int, partitions int32) *testEnv {
 func (e *testEnv) config(worker string) config.Config {
 	c := config.Defaults()
 	c.StreamName, c.ApplicationName, c.KafkaTopic = e.stream, e.app, e.topic
-	c.KafkaBrokers = e.kafka.Brokers()
+	c.KafkaBrokers = e.brokers
 	c.WorkerID = worker
 	c.CheckpointInterval = 200 * time.Millisecond
 	// Long enough that a starved CI machine does not lose leases (tests that
@@ -265,7 +269,7 @@ func (e *testEnv) waitTopic(topic string, written []putRecord, timeout time.Dura
 	var rep outputReport
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		got, err := readAll(ctx, e.kafka.Brokers(), topic)
+		got, err := readAll(ctx, e.brokers, topic)
 		cancel()
 		if err != nil {
 			e.t.Fatalf("reading %s: %v", topic, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shardbridge/shardbridge/fakes/conformance/refemu"
 	"github.com/shardbridge/shardbridge/replicator"
 	"github.com/shardbridge/shardbridge/replicator/checkpointtopic"
 	"github.com/shardbridge/shardbridge/replicator/config"
@@ -30,7 +31,7 @@ func (e *testEnv) exactlyOnce(worker string) config.Config {
 // lastCommitted reads the shard's checkpoint from the checkpoint topic.
 func (e *testEnv) lastCommitted(t *testing.T, shard string) (checkpointtopic.Value, bool) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.kafka.Brokers()...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,19 +39,43 @@ func (e *testEnv) lastCommitted(t *testing.T, shard string) (checkpointtopic.Val
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	v, found, err := checkpointtopic.NewReader(e.app+config.CheckpointTopicSuffix, kadm.NewClient(cl),
-		kgo.SeedBrokers(e.kafka.Brokers()...)).Last(ctx, shard)
+		kgo.SeedBrokers(e.brokers...)).Last(ctx, shard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v, found
 }
 
+// useApacheKafka points the environment at an Apache Kafka broker (where it
+// is installed: make kafka) with the test topic created.
+func (e *testEnv) useApacheKafka(t *testing.T, partitions int32) {
+	t.Helper()
+	k := refemu.StartKafkaForTest(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), partitions, 1, nil, e.topic); err != nil {
+		t.Fatal(err)
+	}
+	e.brokers = k.Brokers
+}
+
 // Exactly-once: two instances, one crashes (Abort) mid-backlog and another
 // joins, one stops gracefully. A read_committed reader finds every record
 // exactly once, in order per key; the lease rows and the checkpoint topic
-// agree at the end.
+// agree at the end. On kfake and on Apache Kafka.
 func TestExactlyOnceThroughCrashesAndMoves(t *testing.T) {
+	t.Run("kfake", func(t *testing.T) { exactlyOnceThroughCrashes(t, false) })
+	t.Run("apache-kafka", func(t *testing.T) { exactlyOnceThroughCrashes(t, true) })
+}
+
+func exactlyOnceThroughCrashes(t *testing.T, apache bool) {
 	e := newTestEnv(t, 4, 8)
+	if apache {
+		e.useApacheKafka(t, 8)
+	}
 	e.write(20, 40) // a backlog
 	a := e.start(e.exactlyOnce("a"))
 	b := e.start(e.exactlyOnce("b"))
@@ -154,7 +179,7 @@ func (s *failingSink) Produce(ctx context.Context, r *kgo.Record, p func(*kgo.Re
 func TestExactlyOnceTakeoverFencesTheOldProducer(t *testing.T) {
 	e := newTestEnv(t, 1, 2)
 	cfg := e.exactlyOnce("zombie")
-	old, err := kgo.NewClient(kgo.SeedBrokers(e.kafka.Brokers()...), kgo.TransactionalID(cfg.TransactionalID("shardId-000000000000")))
+	old, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID(cfg.TransactionalID("shardId-000000000000")))
 	if err != nil {
 		t.Fatal(err)
 	}
