@@ -24,6 +24,7 @@ import (
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/bridge"
 	"github.com/shardbridge/shardbridge/harness/bridges"
+	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/inject"
 	"github.com/shardbridge/shardbridge/harness/workload"
 )
@@ -99,7 +100,7 @@ const (
 	LabelReplay          = "replay"
 	LabelKafka           = "kafka"
 	// LabelExternal marks the representative subset that must also pass on
-	// the reference backend (kinesis-mock + dynalite + kfake).
+	// the reference backend (kinesis-mock + dynalite + Apache Kafka).
 	LabelExternal = "external"
 	// LabelSelfTest marks the deliberately broken runs.
 	LabelSelfTest = "self-test"
@@ -136,6 +137,7 @@ func All() []harness.Scenario {
 		KafkaProduceFaults(),
 		ReplayTrimHorizon(),
 		ReplayAtTimestamp(),
+		ExactlyOnceGauntlet(),
 		BrokenDroppingSink(),
 		BrokenDuplicatingSink(),
 		BrokenReorderingSink(),
@@ -315,8 +317,8 @@ func resharded(n, parents int) harness.Check {
 // Kafka fault or replay (where at-least-once delivery duplicates), except
 // the self-tests.
 func ExactlyOnceApplies(sc harness.Scenario) bool {
-	if slices.Contains(sc.Labels, LabelSelfTest) || sc.Bridge != nil {
-		return false
+	if slices.Contains(sc.Labels, LabelSelfTest) || sc.Bridge != nil || sc.Verdicts.Delivery == checker.ExactlyOnce {
+		return false // a self-test, or exactly-once already
 	}
 	for _, l := range []string{LabelCrash, LabelLease, LabelKafka, LabelReplay} {
 		if slices.Contains(sc.Labels, l) {
