@@ -23,6 +23,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/shardbridge/shardbridge/harness"
+	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/replicator/config"
 	"github.com/shardbridge/shardbridge/replicator/metrics"
 	catalog "github.com/shardbridge/shardbridge/scenarios"
@@ -378,10 +379,15 @@ func TestGuaranteesCiteScenarios(t *testing.T) {
 	}
 	// Every scenario's delivery verdict judges loss, order, unexpected
 	// records and dead letters (so exactly-once after deduplication); a
-	// scenario with a Replay also judges the replay.
+	// scenario with a Replay also judges the replay; a scenario run in
+	// exactly-once mode (its own, or the suite's exactly-once dimension)
+	// judges exactly once at read_committed.
 	asserts := func(s harness.Scenario, what string) bool {
-		if what == "BeUnchangedByReplay" {
+		switch what {
+		case "BeUnchangedByReplay":
 			return s.Replay != ""
+		case "ExactlyOnce":
+			return !expectedToFail(s) && (s.Verdicts.Delivery == checker.ExactlyOnce || catalog.ExactlyOnceApplies(s))
 		}
 		return !expectedToFail(s)
 	}
@@ -391,6 +397,7 @@ func TestGuaranteesCiteScenarios(t *testing.T) {
 		"**Order per shard**":                              "KeepPerShardOrder",
 		"**Order per key**":                                "KeepPerKeyOrder",
 		"**Exactly once after deduplication**":             "BeExactlyOnceByIdempotence",
+		"**Exactly once at read_committed**":               "ExactlyOnce",
 		"**Replay is idempotent**":                         "BeUnchangedByReplay",
 		"**Nothing dropped silently**":                     "AccountForEveryDLQRecord",
 		"**Duplicates only after a failure, and bounded**": "",
@@ -424,6 +431,14 @@ func TestGuaranteesCiteScenarios(t *testing.T) {
 				}
 			}
 		}
+		if r[0] == "**Exactly once at read_committed**" {
+			// The row lists the whole exactly-once dimension.
+			for _, s := range catalog.All() {
+				if catalog.ExactlyOnceApplies(s) && !strings.Contains(r[2], "`"+s.Name+"`") {
+					t.Errorf("%s runs in exactly-once mode (ExactlyOnceApplies) but the row %s does not cite it", s.Name, r[0])
+				}
+			}
+		}
 		if r[0] == "**Duplicates only after a failure, and bounded**" {
 			none, bounded, ok := strings.Cut(r[2], "bounded:")
 			if !ok {
@@ -441,7 +456,8 @@ func TestGuaranteesCiteScenarios(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"**No loss**", "**Order per key**", "**Duplicates only after a failure, and bounded**", "**Replay is idempotent**"} {
+	for _, name := range []string{"**No loss**", "**Order per key**", "**Duplicates only after a failure, and bounded**", "**Replay is idempotent**",
+		"**Exactly once at read_committed**"} {
 		if !slices.ContainsFunc(rows, func(r []string) bool { return r[0] == name }) {
 			t.Errorf("guarantees.md has no row %s", name)
 		}

@@ -38,11 +38,13 @@ func cpuTime() time.Duration {
 //	go test -run '^$' -bench Replicate -benchtime 3x ./replicator/
 func BenchmarkReplicate(b *testing.B) {
 	for _, mode := range []string{config.AtLeastOnce, config.ExactlyOnce} {
-		b.Run(mode, func(b *testing.B) { benchCatchUp(b, mode) })
+		b.Run(mode, func(b *testing.B) { benchCatchUp(b, mode, nil) })
 	}
 }
 
-func benchCatchUp(b *testing.B, mode string) {
+// benchCatchUp runs the catch-up benchmark; tweak, if set, adjusts the
+// configuration (e.g. the transaction interval, to choose its default).
+func benchCatchUp(b *testing.B, mode string, tweak func(*config.Config)) {
 	const records = 40000
 	payload := make([]byte, 100)
 	for i := range payload {
@@ -66,6 +68,9 @@ func benchCatchUp(b *testing.B, mode string) {
 		cfg := e.config("bench")
 		cfg.PollInterval = 200 * time.Millisecond
 		cfg.DeliveryMode = mode
+		if tweak != nil {
+			tweak(&cfg)
+		}
 		runtime.GC()
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
@@ -114,17 +119,21 @@ func benchCatchUp(b *testing.B, mode string) {
 //	go test -run '^$' -bench TailLatency -benchtime 1x ./replicator/
 func BenchmarkTailLatency(b *testing.B) {
 	for _, mode := range []string{config.AtLeastOnce, config.ExactlyOnce} {
-		b.Run(mode, func(b *testing.B) { benchTail(b, mode) })
+		b.Run(mode, func(b *testing.B) { benchTail(b, mode, nil) })
 	}
 }
 
-func benchTail(b *testing.B, mode string) {
+// benchTail runs the tailing benchmark; tweak as for benchCatchUp.
+func benchTail(b *testing.B, mode string, tweak func(*config.Config)) {
 	var lat []time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		e := newTestEnv(b, 4, 8)
 		cfg := e.config("bench")
 		cfg.DeliveryMode = mode
+		if tweak != nil {
+			tweak(&cfg)
+		}
 		e.start(cfg)
 		cl, err := kgo.NewClient(kgo.SeedBrokers(e.kafka.Brokers()...), kgo.ConsumeTopics(e.topic),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(20*time.Millisecond))

@@ -9,9 +9,18 @@
 //     transform → produce to Kafka (idempotent producer, acks=all) with the
 //     kinesis.* headers → checkpoint only past records Kafka acknowledged,
 //     in order, every CheckpointInterval, at shard end and at shutdown.
-//   - Delivery is at-least-once: duplicates appear only after a crash, a
-//     lease move or a produce failure, bounded by the checkpoint interval;
-//     every record carries its idempotency key headers.
+//   - Delivery is at-least-once by default: duplicates appear only after a
+//     crash, a lease move or a produce failure, bounded by the checkpoint
+//     interval; every record carries its idempotency key headers.
+//   - Exactly-once (DeliveryMode exactly-once, see txn.go): each held shard
+//     has a transactional producer whose transactional.id is stable per
+//     application and shard; taking a shard fences the previous holder
+//     before the shard's last committed checkpoint is read from the
+//     checkpoint topic. A transaction holds a run of the shard's records,
+//     its dead letters and its checkpoint (or SHARD_END); the lease row
+//     follows commits and never overrides Kafka. A read_committed consumer
+//     sees every record once; any failed transaction is aborted and the
+//     shard resumes from its last commit.
 //   - A record that fails processing, or would exceed the topic's
 //     max.message.bytes, goes to the dead-letter topic with its original
 //     bytes. Without a dead-letter topic such a record halts its shard: the

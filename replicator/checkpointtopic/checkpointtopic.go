@@ -19,8 +19,9 @@
 //     commit later, so the answer is final.
 //   - Ensure creates the topic when it is missing (cleanup.policy=compact,
 //     one partition, the broker's replication factor) and refuses a topic
-//     that exists but is not compacted, since a deleted checkpoint would
-//     replay its shard.
+//     that exists with more than one partition (a producer's key
+//     partitioner would spread checkpoints where Last does not read) or that
+//     is not compacted (a deleted checkpoint would replay its shard).
 package checkpointtopic
 
 import (
@@ -93,6 +94,13 @@ func Ensure(ctx context.Context, adm *kadm.Client, topic string) error {
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("creating checkpoint topic %q: %w", topic, err)
+	}
+	details, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("checkpoint topic %q: metadata: %w", topic, err)
+	}
+	if d, ok := details[topic]; ok && d.Err == nil && len(d.Partitions) != 1 {
+		return fmt.Errorf("checkpoint topic %q has %d partitions; it must have exactly 1 (checkpoints are read from partition 0)", topic, len(d.Partitions))
 	}
 	described, err := adm.DescribeTopicConfigs(ctx, topic)
 	if err != nil {
