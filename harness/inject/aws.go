@@ -19,6 +19,7 @@ import (
 func Fault(name string, rule fault.Rule, d time.Duration) harness.Action {
 	rule.Name = name
 	return harness.Action{Kind: string(rule.Action), Desc: describeRule(rule, d), Needs: needFaultLayer, Do: func(ctx context.Context, r *harness.Run) error {
+		rule := rule // this run's copy: a scenario may run again, with other names
 		if rule.Service == fault.ServiceKinesis && rule.Stream == "" {
 			rule.Stream = r.Names.Stream
 		}
