@@ -418,6 +418,7 @@ func (r *Run) waitCaughtUp(ctx context.Context, acks []workload.Ack, from map[in
 		wantDLQ = 0
 	}
 	lastSize, lastChange := int64(-1), time.Now()
+	lastMissing := -1
 	stableReads := 0
 	for {
 		size, err := r.outputSize(ctx, from)
@@ -435,6 +436,14 @@ func (r *Run) waitCaughtUp(ctx context.Context, acks []workload.Ack, from map[in
 				if from != nil {
 					missing -= res.LostDeadLetters // the replay's DLQ copies are not read
 				}
+				// Progress at read_committed counts as output growing:
+				// a transaction's commit makes records visible without
+				// moving the end offsets much (one marker), and a read
+				// can wait seconds for an open transaction to end.
+				if lastMissing < 0 || missing < lastMissing {
+					lastChange = time.Now()
+				}
+				lastMissing = missing
 				if missing == 0 {
 					stableReads++
 					if stableReads >= 2 {
@@ -443,7 +452,7 @@ func (r *Run) waitCaughtUp(ctx context.Context, acks []workload.Ack, from map[in
 				}
 			}
 		}
-		if time.Since(lastChange) > quiet {
+		if stableReads == 0 && time.Since(lastChange) > quiet {
 			return false, nil
 		}
 		select {

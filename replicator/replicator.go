@@ -597,6 +597,7 @@ func (r *Replicator) txnDeps() *txnDeps {
 		topic:      topic,
 		interval:   c.TransactionInterval,
 		maxRecords: c.TransactionMaxRecords,
+		timeout:    c.TransactionTimeoutOrDefault(),
 		aborting:   &r.aborting,
 		now:        r.o.clock.Now,
 		wrap:       r.o.sinkWrap,

@@ -43,9 +43,13 @@ type txnDeps struct {
 	topic      string // the checkpoint topic
 	interval   time.Duration
 	maxRecords int
-	aborting   *atomic.Bool // Abort: no Kafka request from here on
-	now        func() time.Time
-	wrap       func(Sink) Sink // WithSinkWrapper's, if any
+	// timeout is the transaction timeout: a commit (flush included) that
+	// takes longer is abandoned, since the brokers abort the transaction
+	// by then anyway.
+	timeout  time.Duration
+	aborting *atomic.Bool // Abort: no Kafka request from here on
+	now      func() time.Time
+	wrap     func(Sink) Sink // WithSinkWrapper's, if any
 }
 
 // txnSession is one shard's transactional producer and its open
@@ -246,14 +250,22 @@ func (w *shardWorker) openTxnOnce() (checkpoint.Position, error) {
 // record handed over (SHARD_END when end). Nothing to commit is no error.
 // A failure returns errProduceFailed (the shard re-opens its producer and
 // resumes from the last committed checkpoint) or errStopping.
-func (w *shardWorker) commitTxn(ctx context.Context, tr *tracker, end bool) error {
+func (w *shardWorker) commitTxn(parent context.Context, tr *tracker, end bool) error {
 	s := w.sess
 	start := time.Now()
-	if err := s.Flush(ctx); err != nil {
-		if w.hard.Err() != nil {
+	// Bounded by the transaction timeout: a produce the brokers keep
+	// refusing must not hold the shard (and its lease) for ever; the
+	// transaction is then abandoned and the shard resumes from its last
+	// commit.
+	ctx, cancel := context.WithTimeout(parent, w.d.txn.timeout)
+	defer cancel()
+	// Through the sink's wrappers (WithSinkWrapper), which may hold the
+	// shard's output back (a paused in-process instance).
+	if err := s.sink.Flush(ctx); err != nil {
+		if w.hard.Err() != nil || parent.Err() != nil {
 			return errStopping
 		}
-		tr.fail(fmt.Errorf("flushing the transaction: %w", err))
+		tr.fail(fmt.Errorf("flushing the transaction (%d records unanswered after %s): %w", tr.pending(), w.d.txn.timeout, err))
 		return errProduceFailed
 	}
 	if tr.failure() != nil {
@@ -282,7 +294,7 @@ func (w *shardWorker) commitTxn(ctx context.Context, tr *tracker, end bool) erro
 	}
 	n := s.records
 	if err := s.commit(ctx, w.cfg.stream, w.id, cpPos); err != nil {
-		if w.hard.Err() != nil || errors.Is(err, errTxnAborting) {
+		if w.hard.Err() != nil || parent.Err() != nil || errors.Is(err, errTxnAborting) {
 			return errStopping
 		}
 		if fenced(err) {

@@ -179,11 +179,18 @@ func ReadTopic(ctx context.Context, brokers []string, topic string, opts ...Read
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			end, ok := ends[r.Partition]
-			if !ok || r.Offset >= end {
-				return // written after the check began
+			if !ok {
+				return
 			}
+			// Any record at or past the end proves the partition read to
+			// it: a transaction aborted after the read began has its data
+			// below the end (filtered at read_committed) and its marker
+			// past it.
 			if n, ok := next[r.Partition]; ok && r.Offset+1 > n {
 				next[r.Partition] = r.Offset + 1
+			}
+			if r.Offset >= end {
+				return // written after the check began
 			}
 			if !r.Attrs.IsControl() {
 				perPartition[r.Partition] = append(perPartition[r.Partition], FromRecord(r))

@@ -167,6 +167,49 @@ func TestReadTopicWaitsForOpenTransaction(t *testing.T) {
 	}
 }
 
+// A transaction open when the read begins and aborted afterwards leaves its
+// records below the end offsets the read took (never returned at
+// read_committed) and its abort marker past them: the read still ends.
+func TestReadTopicAfterAbortStraddlingTheEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	brokers := startKafka(t)
+	tx, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("zombie"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	h := newHistory()
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		r := replicated(h.ack(0, "k", "shard-0", -1, workload.KindNormal), "out")
+		if err := tx.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	var out []Observed
+	go func() {
+		var err error
+		out, err = ReadTopic(ctx, brokers, "out")
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the read took its end offsets and waits
+	if err := tx.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || len(out) != 0 {
+			t.Fatalf("after the abort: %d records, %v", len(out), err)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("the read never ended: the abort marker past the end offsets was not taken as the end")
+	}
+}
+
 func TestReadTopicMissing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
