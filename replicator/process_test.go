@@ -223,8 +223,22 @@ func TestShardPartitioning(t *testing.T) {
 // partition keys, a sub-record outside the shard's hash range is delivered
 // and counted (Kinesis holds it nowhere else: amazon-kinesis-client#343),
 // checkpoints are (sequence, subsequence) and a restart skips what they cover.
+// KPL aggregates in both delivery modes: every sub-record once, checkpoints
+// at sub-record positions (in exactly-once mode in the checkpoint topic
+// too), a restart from them replays nothing.
 func TestKPLAggregates(t *testing.T) {
+	for _, mode := range []string{config.AtLeastOnce, config.ExactlyOnce} {
+		t.Run(mode, func(t *testing.T) { kplAggregates(t, mode) })
+	}
+}
+
+func kplAggregates(t *testing.T, mode string) {
 	e := newTestEnv(t, 2, 2)
+	cfgFor := func(worker string) config.Config {
+		c := e.config(worker)
+		c.DeliveryMode = mode
+		return c
+	}
 	shards, err := source.ListShards(context.Background(), e.kinAPI, e.stream)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +297,7 @@ func TestKPLAggregates(t *testing.T) {
 	}
 	writeAggregates(5, false)
 	writeAggregates(1, true)
-	in := e.start(e.config("w1"))
+	in := e.start(cfgFor("w1"))
 	rep := e.waitTopic(e.topic, written, 20*time.Second)
 	if rep.Read != len(written) {
 		t.Errorf("read %d records, want exactly the %d sub-records, the 2 strays included: %s", rep.Read, len(written), rep)
@@ -298,8 +312,13 @@ func TestKPLAggregates(t *testing.T) {
 		if l.SubSequence != 5 { // the stray sub-record, index 5, is the last
 			t.Errorf("lease %s checkpoint %s/%d, want subsequence 5", l.ShardID, l.Checkpoint, l.SubSequence)
 		}
+		if mode == config.ExactlyOnce {
+			if v, found := e.lastCommitted(t, l.ShardID); !found || v.Sequence != l.Checkpoint || v.SubSequence != 5 {
+				t.Errorf("shard %s: checkpoint topic %+v (found %v), want %s/5", l.ShardID, v, found, l.Checkpoint)
+			}
+		}
 	}
-	e.start(e.config("w2"))
+	e.start(cfgFor("w2"))
 	writeAggregates(2, false)
 	if rep := e.waitTopic(e.topic, written, 20*time.Second); rep.Duplicates != 0 {
 		t.Errorf("restart from a sub-record checkpoint replayed %d records", rep.Duplicates)
