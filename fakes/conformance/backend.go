@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -114,6 +115,10 @@ func (b *Backend) KinesisClient(optFns ...func(*kinesis.Options)) *kinesis.Clien
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		BaseEndpoint: aws.String(b.KinesisEndpoint),
+		// Large PutRecords against a local endpoint race smithy-go's
+		// body close (see fakekinesis.SDKTransport): a 200 read as
+		// "use of closed network connection" under load.
+		HTTPClient: &http.Client{Transport: fakekinesis.SDKTransport(nil)},
 	}
 	return kinesis.New(o, optFns...)
 }
