@@ -178,7 +178,7 @@ func (w *shardWorker) fencedOff(err error) {
 // transactional id has taken over.
 func fenced(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
+		errors.Is(err, kerr.InvalidProducerIDMapping)
 }
 
 // openTxn opens the shard's transactional producer (fencing any previous
