@@ -227,6 +227,11 @@ func (w *shardWorker) openTxnOnce() (checkpoint.Position, error) {
 	}
 	ctx, cancel := w.boundCtx(context.Background())
 	defer cancel()
+	// Bounded: the brokers end any transaction within its timeout (plus
+	// their clean-up interval, 10s by default); past that, something is
+	// wrong, and a fresh attempt (a new producer) is logged and made.
+	ctx, cancelOpen := context.WithTimeout(ctx, openTimeout(d.timeout))
+	defer cancelOpen()
 	// Fence first: initialising the producer id bumps the epoch and aborts
 	// whatever the previous holder left open.
 	if _, _, err := cl.ProducerID(ctx); err != nil {
@@ -244,6 +249,13 @@ func (w *shardWorker) openTxnOnce() (checkpoint.Position, error) {
 		return pos, nil
 	}
 	return w.d.cp.Start(ctx, w.l)
+}
+
+// openTimeout bounds fencing and reading the checkpoint: long enough for
+// every other transaction on the checkpoint partition to end by the brokers'
+// timeout and clean-up, at least 30s.
+func openTimeout(txnTimeout time.Duration) time.Duration {
+	return max(2*txnTimeout+15*time.Second, 30*time.Second)
 }
 
 // commitTxn commits the open transaction with the checkpoint at the last
