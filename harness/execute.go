@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shardbridge/shardbridge/harness/backend"
@@ -16,6 +17,8 @@ import (
 	"github.com/shardbridge/shardbridge/harness/leasewatch"
 	"github.com/shardbridge/shardbridge/harness/report"
 	"github.com/shardbridge/shardbridge/harness/workload"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func uniqueSuffix() string {
@@ -84,6 +87,44 @@ func (s *Scenario) Run(ctx context.Context, opts ...RunOption) (*Outcome, error)
 		return nil, err
 	}
 	return r.execute(ctx, cfg)
+}
+
+// openTransactions describes the transactions Kafka lists as not complete
+// and, per partition of the main topic, the producers with a transaction
+// open (a diagnosis of a read_committed read that cannot finish).
+func (r *Run) openTransactions(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(append(r.Env.KafkaOpts(), kgo.SeedBrokers(r.Env.Brokers()...))...)
+	if err != nil {
+		return "open transactions unknown: " + err.Error()
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var parts []string
+	if txns, err := adm.ListTransactions(ctx, nil, nil); err == nil {
+		for id, t := range txns {
+			if t.State != "CompleteCommit" && t.State != "CompleteAbort" && t.State != "Empty" {
+				parts = append(parts, fmt.Sprintf("transaction %s %s", id, t.State))
+			}
+		}
+	}
+	set := kadm.TopicsSet{r.Names.Topic: {}}
+	for p := int32(0); p < r.Partitions; p++ {
+		set[r.Names.Topic][p] = struct{}{}
+	}
+	if producers, err := adm.DescribeProducers(ctx, set); err == nil {
+		producers.EachProducer(func(p kadm.DescribedProducer) {
+			if p.CurrentTxnStartOffset >= 0 {
+				parts = append(parts, fmt.Sprintf("partition %d: producer %d epoch %d has a transaction open since offset %d", p.Partition, p.ProducerID, p.ProducerEpoch, p.CurrentTxnStartOffset))
+			}
+		})
+	}
+	if len(parts) == 0 {
+		return "Kafka lists no open transaction"
+	}
+	slices.Sort(parts)
+	return "open in Kafka: " + strings.Join(parts, "; ")
 }
 
 // applyDelivery makes the scenario run and be judged in mode m ("" keeps
@@ -265,7 +306,9 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 
 	mainOut, dlqOut, err := r.readOutput(ctx, nil)
 	if err != nil {
-		return nil, err
+		// A read at read_committed that cannot reach the end waits on a
+		// transaction: say which, for whoever reruns the seed.
+		return nil, fmt.Errorf("%w; %s", err, r.openTransactions(ctx))
 	}
 	checkOpts.Events = r.events()
 	res := checker.Check(expectAcks, mainOut, dlqOut, checkOpts)
