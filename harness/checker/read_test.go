@@ -124,15 +124,15 @@ func TestReadTopicReadCommitted(t *testing.T) {
 	}
 }
 
-func TestReadTopicWaitsForOpenTransaction(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	brokers := startKafka(t)
-	tx, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("open"))
+// openTransaction begins a transaction of id that holds 5 replicated
+// records on "out", and leaves it open.
+func openTransaction(ctx context.Context, t *testing.T, brokers []string, id string) *kgo.Client {
+	t.Helper()
+	tx, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Close()
+	t.Cleanup(tx.Close)
 	h := newHistory()
 	if err := tx.BeginTransaction(); err != nil {
 		t.Fatal(err)
@@ -142,6 +142,14 @@ func TestReadTopicWaitsForOpenTransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return tx
+}
+
+func TestReadTopicWaitsForOpenTransaction(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	brokers := startKafka(t)
+	tx := openTransaction(ctx, t, brokers, "open")
 	// The records are below the high watermark but not yet committed: the
 	// read cannot finish until the transaction does.
 	type result struct {
@@ -174,21 +182,7 @@ func TestReadTopicAfterAbortStraddlingTheEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	brokers := startKafka(t)
-	tx, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("zombie"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
-	h := newHistory()
-	if err := tx.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	for range 5 {
-		r := replicated(h.ack(0, "k", "shard-0", -1, workload.KindNormal), "out")
-		if err := tx.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tx := openTransaction(ctx, t, brokers, "zombie")
 	done := make(chan error, 1)
 	var out []Observed
 	go func() {
