@@ -253,6 +253,26 @@ func (e *testEnv) writeAsync(rounds, keys int, pause time.Duration) func() {
 	return func() { <-done }
 }
 
+// writeUntilStopped writes a round every pause in the background until the
+// returned stop is called (stop waits for the last round). Tests whose
+// instances must each see new records use it: a fixed number of rounds can
+// all be replicated by the first instance before the others hold a shard.
+func (e *testEnv) writeUntilStopped(keys int, pause time.Duration) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			e.write(1, keys)
+			select {
+			case <-quit:
+				return
+			case <-time.After(pause):
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
 func (e *testEnv) writtenRecords() []putRecord {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -79,8 +79,8 @@ func exactlyOnceThroughCrashes(t *testing.T, apache bool) {
 	e.write(20, 40) // a backlog
 	a := e.start(e.exactlyOnce("a"))
 	b := e.start(e.exactlyOnce("b"))
-	wait := e.writeAsync(40, 40, 20*time.Millisecond)
-	eventually(t, 15*time.Second, "a and b to replicate", func() bool {
+	stopWriting := e.writeUntilStopped(40, 20*time.Millisecond)
+	eventually(t, 30*time.Second, "a and b to replicate", func() bool {
 		return a.r.Stats().RecordsOut > 0 && b.r.Stats().RecordsOut > 0
 	})
 	a.r.Abort() // a crash with transactions open: the next owner fences them
@@ -89,7 +89,7 @@ func exactlyOnceThroughCrashes(t *testing.T, apache bool) {
 	if err := b.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	wait()
+	stopWriting()
 	rep := e.waitDelivered(40 * time.Second)
 	if rep.Duplicates != 0 {
 		t.Fatalf("exactly-once left %d duplicates: %s", rep.Duplicates, rep)

@@ -100,7 +100,7 @@ func TestThreeInstancesJoinAndLeave(t *testing.T) {
 	e := newTestEnv(t, 6, 6)
 	a := e.start(e.config("a"))
 	b := e.start(e.config("b"))
-	wait := e.writeAsync(60, 30, 50*time.Millisecond)
+	stopWriting := e.writeUntilStopped(30, 50*time.Millisecond)
 	eventually(t, 15*time.Second, "a and b to share the shards", func() bool {
 		return a.r.Stats().LeasesHeld+b.r.Stats().LeasesHeld == 6 && a.r.Stats().LeasesHeld > 0 && b.r.Stats().LeasesHeld > 0
 	})
@@ -112,12 +112,10 @@ func TestThreeInstancesJoinAndLeave(t *testing.T) {
 	eventually(t, 15*time.Second, "a and c to hold every shard", func() bool {
 		return a.r.Stats().LeasesHeld+c.r.Stats().LeasesHeld == 6
 	})
-	wait()
+	eventually(t, 15*time.Second, "the joining instance to replicate", func() bool { return c.r.Stats().RecordsOut > 0 })
+	stopWriting()
 	rep := e.waitDelivered(30 * time.Second)
 	t.Logf("three instances: %s", rep)
-	if c.r.Stats().RecordsOut == 0 {
-		t.Error("the joining instance replicated nothing")
-	}
 	if !e.logged(t, "lease stolen", "worker", "c") || !e.logged(t, "lease released", "worker", "b") {
 		t.Error("no JSON log line of the joining instance stealing, or of the leaving one releasing")
 	}
