@@ -299,3 +299,62 @@ func TestNoHandOffPastTheLeaseDeadline(t *testing.T) {
 		t.Fatalf("%d records in Kafka, want the %d written before the deadline: records were handed off after it", len(got), before)
 	}
 }
+
+// The lag a shard reports keeps growing while it cannot read (GetRecords
+// throttled) and while it cannot hand records on (the sink stalled), and
+// falls back once it catches up: the "falling behind" alarm fires exactly
+// when records wait.
+func TestLagGrowsWhileThrottledOrStalled(t *testing.T) {
+	const behind = 1500 // ms: a few poll intervals of waiting
+	lagOf := func(in *instance) (int64, time.Duration) {
+		for _, s := range in.r.Stats().Shards {
+			return s.MillisBehindLatest, s.OldestUnacknowledged
+		}
+		return 0, 0
+	}
+	t.Run("throttled", func(t *testing.T) {
+		e := newTestEnv(t, 1, 2)
+		e.write(5, 10)
+		now := e.clock.Now()
+		e.inj.Add(fault.Rule{Name: "throttle", Service: fault.ServiceKinesis, Operations: []string{"GetRecords"},
+			From: now, Until: now.Add(time.Minute), Action: fault.Throttle})
+		in := e.start(e.config("w1"))
+		eventually(t, 20*time.Second, "the lag to grow while throttled", func() bool {
+			ms, _ := lagOf(in)
+			return ms >= behind
+		})
+		if v := in.metric(t, `replicator_millis_behind_latest{shard="shardId-000000000000"}`); v < behind {
+			t.Errorf("replicator_millis_behind_latest = %v while throttled, want >= %d", v, behind)
+		}
+		if out := in.r.Stats().RecordsOut; out != 0 {
+			t.Fatalf("%d records delivered through the throttle", out)
+		}
+		e.clock.Advance(time.Minute)
+		e.waitDelivered(20 * time.Second)
+		eventually(t, 20*time.Second, "the lag to fall back once caught up", func() bool {
+			ms, _ := lagOf(in)
+			return ms < behind
+		})
+	})
+	t.Run("sink-stalled", func(t *testing.T) {
+		e := newTestEnv(t, 1, 2)
+		e.write(5, 10)
+		var gate *gateSink
+		in := e.start(e.config("w1"),
+			replicator.WithSinkWrapper(func(s replicator.Sink) replicator.Sink { gate = newGateSink(s); return gate }))
+		eventually(t, 10*time.Second, "the sink to stall", func() bool { return gate.blocked.Load() >= 1 })
+		eventually(t, 20*time.Second, "the lag and the oldest record's age to grow while the sink stalls", func() bool {
+			ms, oldest := lagOf(in)
+			return ms >= behind && oldest >= behind*time.Millisecond
+		})
+		if v := in.metric(t, `replicator_oldest_unacknowledged_record_age_seconds{shard="shardId-000000000000"}`); v < behind/1000.0 {
+			t.Errorf("replicator_oldest_unacknowledged_record_age_seconds = %v while the sink stalls", v)
+		}
+		gate.release()
+		e.waitDelivered(20 * time.Second)
+		eventually(t, 20*time.Second, "the lag to fall back once delivered", func() bool {
+			ms, oldest := lagOf(in)
+			return ms < behind && oldest == 0
+		})
+	})
+}

@@ -83,14 +83,19 @@ func (o *observer) iteratorExpired() {
 	o.stats.expiredIterators.Add(1)
 }
 
-// lag notes the shard's MillisBehindLatest.
-func (o *observer) lag(shard string, ms int64) {
-	o.m.MillisBehindLatest.WithLabelValues(shard).Set(float64(ms))
-	o.stats.setLag(shard, ms)
-}
+// lag notes the MillisBehindLatest of a successful GetRecords of shard.
+func (o *observer) lag(shard string, ms int64) { o.m.ReadAnswered(shard, ms, o.now()) }
 
-// shardStarted starts the shard's checkpoint age clock.
-func (o *observer) shardStarted(shard string) { o.m.CheckpointDone(shard, o.now()) }
+// shardStarted starts the shard's checkpoint age and lag clocks. pollInterval
+// is the shard's normal wait between reads; oldest reports its oldest record
+// handed to Kafka and not acknowledged.
+func (o *observer) shardStarted(shard string, pollInterval time.Duration, oldest func() (time.Time, bool)) {
+	now := o.now()
+	o.m.CheckpointDone(shard, now)
+	o.m.ShardReading(shard, now, pollInterval)
+	o.m.TrackUnacknowledged(shard, oldest)
+	o.stats.update(shard, func(*ShardStats) {}) // listed in Stats from now on
+}
 
 // checkpointed notes a checkpoint of shard at p.
 func (o *observer) checkpointed(shard string, p checkpoint.Position) {

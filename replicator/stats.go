@@ -3,6 +3,7 @@ package replicator
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -31,10 +32,16 @@ type Stats struct {
 
 // ShardStats describes one shard running on this instance.
 type ShardStats struct {
+	// MillisBehindLatest is the estimated lag behind the tip: Kinesis's last
+	// MillisBehindLatest plus the time without a successful read since
+	// (see metrics.EstimateBehind); it grows while the shard is stuck.
 	MillisBehindLatest int64
-	LastSequence       string              // last record read
-	Checkpoint         checkpoint.Position // last checkpoint written here
-	Halted             string              // why the shard is halted, if it is
+	// OldestUnacknowledged is the age of the shard's oldest record handed to
+	// Kafka and not acknowledged yet (0 when none).
+	OldestUnacknowledged time.Duration
+	LastSequence         string              // last record read
+	Checkpoint           checkpoint.Position // last checkpoint written here
+	Halted               string              // why the shard is halted, if it is
 }
 
 type counters struct {
@@ -58,10 +65,6 @@ func (c *counters) update(id string, f func(*ShardStats)) {
 	s := c.shards[id]
 	f(&s)
 	c.shards[id] = s
-}
-
-func (c *counters) setLag(id string, ms int64) {
-	c.update(id, func(s *ShardStats) { s.MillisBehindLatest = ms })
 }
 
 func (c *counters) setLast(id string, b source.Batch) {
@@ -104,5 +107,11 @@ func (r *Replicator) Stats() Stats {
 		s.Shards[id] = st
 	}
 	c.mu.Unlock()
+	for id, st := range s.Shards {
+		if behind, oldest, ok := r.obs.m.ShardLag(id); ok {
+			st.MillisBehindLatest, st.OldestUnacknowledged = behind.Milliseconds(), oldest
+			s.Shards[id] = st
+		}
+	}
 	return s
 }

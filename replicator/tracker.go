@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/shardbridge/shardbridge/replicator/checkpoint"
 )
@@ -29,17 +30,19 @@ type tracker struct {
 	bytes   int    // bytes of produce-pending slots
 	mark    checkpoint.Position
 	hasMark bool
+	arrival int64         // Kinesis arrival (Unix ns) of the record whose outputs are being added
 	err     error         // first produce error
 	failed  chan struct{} // closed on the first produce error
 	changed chan struct{} // signalled (non-blocking) on every acknowledgement
 }
 
 type slot struct {
-	pos    checkpoint.Position
-	hasPos bool
-	done   bool
-	failed bool
-	bytes  int
+	pos     checkpoint.Position
+	hasPos  bool
+	done    bool
+	failed  bool
+	bytes   int
+	arrival int64 // Unix ns; 0 when unknown
 }
 
 func newTracker(maxCount, maxBytes int) *tracker {
@@ -83,7 +86,7 @@ func (t *tracker) add(pos checkpoint.Position, hasPos, pending bool, n int) uint
 	defer t.mu.Unlock()
 	id := t.next
 	t.next++
-	t.q = append(t.q, slot{pos: pos, hasPos: hasPos, done: !pending, bytes: n})
+	t.q = append(t.q, slot{pos: pos, hasPos: hasPos, done: !pending, bytes: n, arrival: t.arrival})
 	if pending {
 		t.count++
 		t.bytes += n
@@ -91,6 +94,30 @@ func (t *tracker) add(pos checkpoint.Position, hasPos, pending bool, n int) uint
 		t.advance()
 	}
 	return id
+}
+
+// arriving sets the Kinesis arrival time of the source record whose outputs
+// the next add calls hand on (for the oldest-unacknowledged gauge).
+func (t *tracker) arriving(at time.Time) {
+	var ns int64
+	if !at.IsZero() {
+		ns = at.UnixNano()
+	}
+	t.mu.Lock()
+	t.arrival = ns
+	t.mu.Unlock()
+}
+
+// oldestUnacknowledged is the arrival time of the oldest record handed on
+// and not acknowledged yet. The head of the queue is that record: the
+// acknowledged prefix is retired as it grows.
+func (t *tracker) oldestUnacknowledged() (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.head >= len(t.q) || t.q[t.head].arrival == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, t.q[t.head].arrival), true
 }
 
 // fail records a failure of the shard's output that is not one record's

@@ -305,7 +305,7 @@ func (w *shardWorker) run() {
 		}
 		w.partition = p
 	}
-	w.d.obs.shardStarted(w.id)
+	w.d.obs.shardStarted(w.id, w.cfg.pollInterval, w.oldestUnacknowledged)
 	w.log.Info("shard started", "checkpoint", start.String(), "parents", w.l.ParentShardIDs)
 
 	cpDone := make(chan struct{})
@@ -386,6 +386,18 @@ func (w *shardWorker) run() {
 			return
 		}
 	}
+}
+
+// oldestUnacknowledged is the arrival time of the oldest record of the
+// shard's current reading handed to Kafka and not acknowledged yet.
+func (w *shardWorker) oldestUnacknowledged() (time.Time, bool) {
+	w.mu.Lock()
+	tr := w.tr
+	w.mu.Unlock()
+	if tr == nil {
+		return time.Time{}, false
+	}
+	return tr.oldestUnacknowledged()
 }
 
 // startPosition is where the shard resumes: the lease row's checkpoint, or
@@ -571,6 +583,7 @@ func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Po
 		if err != nil {
 			return errStopping // ctx ended inside a transform
 		}
+		tr.arriving(rec.ArrivalTime)
 		w.d.obs.processed(res.Filtered, res.OutOfRange)
 		if err := w.produceResult(ctx, rec, res, tr); err != nil {
 			return err

@@ -10,6 +10,12 @@
 //     with the reason otherwise).
 //   - Checkpoint age is computed at scrape time from the last successful
 //     checkpoint of each shard, so a stuck checkpointer shows a growing age.
+//   - So is each shard's lag: millis_behind_latest keeps growing while the
+//     shard cannot read (throttled, failing) or cannot hand records on
+//     (Kafka stalled: it is at least the oldest waiting record's age), and
+//     oldest_unacknowledged_record_age_seconds shows how
+//     long the oldest record handed to Kafka has waited since it arrived in
+//     Kinesis. Neither freezes at the last successful call's value.
 package metrics
 
 import (
@@ -38,22 +44,22 @@ type Metrics struct {
 	Filtered   prometheus.Counter // records a transform dropped
 	OutOfRange prometheus.Counter // KPL sub-records delivered although outside their shard's hash range
 
-	MillisBehindLatest *prometheus.GaugeVec   // shard
-	Throttles          *prometheus.CounterVec // operation
-	ExpiredIterators   prometheus.Counter
-	LeasesHeld         prometheus.Gauge
-	LeaseEvents        *prometheus.CounterVec // kind: acquired, lost, stolen, released
-	ShardsEnded        prometheus.Counter
-	ShardsHalted       prometheus.Gauge
-	ProduceErrors      prometheus.Counter
-	ProduceLatency     prometheus.Histogram   // hand-off to acknowledgement
-	Checkpoints        *prometheus.CounterVec // result: ok, lost, error
-	Transactions       *prometheus.CounterVec // exactly-once; result: committed, aborted, fenced
-	CommitLatency      prometheus.Histogram   // exactly-once: flush + checkpoint record + EndTxn
+	Throttles        *prometheus.CounterVec // operation
+	ExpiredIterators prometheus.Counter
+	LeasesHeld       prometheus.Gauge
+	LeaseEvents      *prometheus.CounterVec // kind: acquired, lost, stolen, released
+	ShardsEnded      prometheus.Counter
+	ShardsHalted     prometheus.Gauge
+	ProduceErrors    prometheus.Counter
+	ProduceLatency   prometheus.Histogram   // hand-off to acknowledgement
+	Checkpoints      *prometheus.CounterVec // result: ok, lost, error
+	Transactions     *prometheus.CounterVec // exactly-once; result: committed, aborted, fenced
+	CommitLatency    prometheus.Histogram   // exactly-once: flush + checkpoint record + EndTxn
 
 	now         func() time.Time
 	mu          sync.Mutex
 	checkpoints map[string]time.Time // shard → last successful checkpoint
+	lags        map[string]shardLag  // shard → what its lag is computed from
 	ageDesc     *prometheus.Desc
 }
 
@@ -76,8 +82,6 @@ func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
 		BytesDLQ:   f("bytes_dlq_total", "Value bytes acknowledged by Kafka on the dead-letter topic."),
 		Filtered:   f("records_filtered_total", "Records not written on purpose: records the transform dropped."),
 		OutOfRange: f("kpl_out_of_range_total", "KPL sub-records whose hash key lies outside their shard's hash range (an aggregate spanning shards, e.g. after a reshard), delivered all the same: the KCL would drop them."),
-		MillisBehindLatest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "millis_behind_latest",
-			Help: "MillisBehindLatest of the shard's last GetRecords."}, []string{"shard"}),
 		Throttles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "throttles_total",
 			Help: "Throttled AWS calls, by operation."}, []string{"operation"}),
 		ExpiredIterators: f("expired_iterators_total", "ExpiredIteratorException answers, each followed by an iterator renewal."),
@@ -101,12 +105,13 @@ func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		now:         now,
 		checkpoints: map[string]time.Time{},
+		lags:        map[string]shardLag{},
 		ageDesc: prometheus.NewDesc(ns+"_checkpoint_age_seconds",
 			"Seconds since the shard's last successful checkpoint (held shards only).", []string{"shard"}, nil),
 	}
 	reg.MustRegister(m.RecordsIn, m.BytesIn, m.RecordsOut, m.BytesOut, m.RecordsDLQ, m.BytesDLQ, m.Filtered, m.OutOfRange,
-		m.MillisBehindLatest, m.Throttles, m.ExpiredIterators, m.LeasesHeld, m.LeaseEvents, m.ShardsEnded,
-		m.ShardsHalted, m.ProduceErrors, m.ProduceLatency, m.Checkpoints, m.Transactions, m.CommitLatency, ageCollector{m},
+		m.Throttles, m.ExpiredIterators, m.LeasesHeld, m.LeaseEvents, m.ShardsEnded,
+		m.ShardsHalted, m.ProduceErrors, m.ProduceLatency, m.Checkpoints, m.Transactions, m.CommitLatency, ageCollector{m}, newLagCollector(m),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -123,8 +128,8 @@ func (m *Metrics) CheckpointDone(shard string, t time.Time) {
 func (m *Metrics) ForgetShard(shard string) {
 	m.mu.Lock()
 	delete(m.checkpoints, shard)
+	delete(m.lags, shard)
 	m.mu.Unlock()
-	m.MillisBehindLatest.DeleteLabelValues(shard)
 }
 
 type ageCollector struct{ m *Metrics }

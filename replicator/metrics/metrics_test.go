@@ -39,7 +39,9 @@ func TestEndpoints(t *testing.T) {
 	})
 
 	m.RecordsIn.Add(3)
-	m.MillisBehindLatest.WithLabelValues("shardId-000000000001").Set(1500)
+	m.ShardReading("shardId-000000000001", now, 200*time.Millisecond)
+	m.ReadAnswered("shardId-000000000001", 1500, now)
+	m.TrackUnacknowledged("shardId-000000000001", func() (time.Time, bool) { return now.Add(-10 * time.Second), true })
 	m.Throttles.WithLabelValues("GetRecords").Inc()
 	m.CheckpointDone("shardId-000000000001", now)
 	later := now.Add(42 * time.Second)
@@ -51,7 +53,10 @@ func TestEndpoints(t *testing.T) {
 	}
 	for _, want := range []string{
 		"replicator_records_in_total 3",
-		`replicator_millis_behind_latest{shard="shardId-000000000001"} 1500`,
+		// 42s without a successful read: 1.5s + 42s - the 200ms poll interval,
+		// but the oldest waiting record arrived 52s ago.
+		`replicator_millis_behind_latest{shard="shardId-000000000001"} 52000`, // the oldest waiting record
+		`replicator_oldest_unacknowledged_record_age_seconds{shard="shardId-000000000001"} 52`,
 		`replicator_throttles_total{operation="GetRecords"} 1`,
 		`replicator_checkpoint_age_seconds{shard="shardId-000000000001"} 42`,
 		"replicator_produce_latency_seconds_bucket",
@@ -98,5 +103,39 @@ func TestLeaseTableCountersAreReadAtScrapeTime(t *testing.T) {
 	s.Throttles = 9
 	if _, body := get(t, h, "/metrics"); !strings.Contains(body, "replicator_lease_table_throttles_total 9") {
 		t.Error("the lease-table counters were not re-read at the second scrape")
+	}
+}
+
+// The lag gauge follows Kinesis's answer while reads succeed, and grows
+// with the time since the last one when they stop; a shard that never read
+// successfully shows the time since it started.
+func TestLagKeepsGrowingWithoutReads(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	m := New(prometheus.NewRegistry(), func() time.Time { return now })
+	const shard = "shardId-000000000000"
+	if _, _, ok := m.ShardLag(shard); ok {
+		t.Fatal("a shard not started has a lag")
+	}
+	m.ShardReading(shard, t0, time.Second)
+	now = t0.Add(5 * time.Second)
+	if behind, oldest, _ := m.ShardLag(shard); behind != 4*time.Second || oldest != 0 {
+		t.Errorf("never read for 5s (1s poll interval): behind %s, oldest unacknowledged %s; want 4s, 0", behind, oldest)
+	}
+	m.ReadAnswered(shard, 300, now)
+	if behind, _, _ := m.ShardLag(shard); behind != 300*time.Millisecond {
+		t.Errorf("just answered 300ms behind: got %s", behind)
+	}
+	now = now.Add(800 * time.Millisecond) // within the poll interval: Kinesis's figure stands
+	if behind, _, _ := m.ShardLag(shard); behind != 300*time.Millisecond {
+		t.Errorf("800ms after an answer, 1s poll interval: got %s, want 300ms", behind)
+	}
+	now = now.Add(10 * time.Second) // throttled, or Kafka stalled
+	if behind, _, _ := m.ShardLag(shard); behind != 300*time.Millisecond+9800*time.Millisecond {
+		t.Errorf("10.8s without an answer: got %s, want 10.1s", behind)
+	}
+	m.ForgetShard(shard)
+	if _, _, ok := m.ShardLag(shard); ok {
+		t.Error("ForgetShard left the lag behind")
 	}
 }
