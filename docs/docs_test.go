@@ -168,6 +168,7 @@ func registeredMetrics(t *testing.T) map[string]metricInfo {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, func() time.Time { return time.Unix(1000, 0) })
 	m.CheckpointDone("shardId-000000000000", time.Unix(900, 0))
+	m.ShardReading("shardId-000000000000", time.Unix(900, 0), time.Second)
 	m.WatchLeaseTable(func() metrics.LeaseTableStats { return metrics.LeaseTableStats{} })
 	labels := map[string][]string{}
 	v := reflect.ValueOf(m).Elem()

@@ -375,12 +375,12 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 		}
 	}
 	r.mu.Lock()
-	maxLag := r.maxLag
+	gaugeMaxLag := r.maxLag
 	r.mu.Unlock()
 	out.Report = report.Report{
 		Scenario: sc.Name, Seed: r.Seed, Mode: sc.Verdicts.Delivery, Backend: string(env.Backend()) + " (" + env.Parts() + ")",
 		Started: r.start, Duration: out.Duration, Produced: out.Workload.Generated,
-		Result: res, Replay: out.Replay, MaxLag: maxLag, Faults: out.Faults, Failures: failures, Aborted: out.AbortedRecords,
+		Result: res, Replay: out.Replay, MaxLag: res.Lag.Max, GaugeMaxLag: gaugeMaxLag, Faults: out.Faults, Failures: failures, Aborted: out.AbortedRecords,
 	}
 	r.setPhase("done")
 	return out, nil

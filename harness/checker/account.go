@@ -71,6 +71,7 @@ func (st *checkState) cause(id ID, cs []copyRef) (string, *Event) {
 func (st *checkState) accountAcks(mainCopies, dlqCopies map[ID][]copyRef, out []Observed) {
 	opts, res := st.opts, st.res
 	hist := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
+	lag := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
 	var firstSent, lastTS int64
 	for _, o := range out {
 		lastTS = max(lastTS, o.Timestamp.UnixMilli())
@@ -91,6 +92,10 @@ func (st *checkState) accountAcks(mainCopies, dlqCopies map[ID][]copyRef, out []
 			switch {
 			case inMain != nil:
 				res.Replicated++
+				if a.AckedMs > 0 {
+					us := max(inMain.ts.UnixMicro()-a.AckedMs*1000, 0)
+					_ = lag.RecordValue(min(us, lag.HighestTrackableValue()))
+				}
 				start := a.SentMs
 				if opts.Latency == LatencyFromArrival {
 					start = inMain.arrival
@@ -126,6 +131,7 @@ func (st *checkState) accountAcks(mainCopies, dlqCopies map[ID][]copyRef, out []
 	}
 	res.Histogram = hist
 	res.Latency = summarize(hist)
+	res.Lag = summarize(lag)
 	elapsed := opts.Elapsed
 	if elapsed <= 0 && firstSent > 0 && lastTS > firstSent {
 		elapsed = time.Duration(lastTS-firstSent) * time.Millisecond

@@ -433,6 +433,9 @@ func TestLatency(t *testing.T) {
 	h := newHistory()
 	for i := range 100 {
 		a := h.ack(0, "k", "shard-0", -1, workload.KindNormal)
+		if i%2 == 0 { // acknowledged 10ms after sent; the odd ones have no acknowledgement time
+			h.acks[len(h.acks)-1].AckedMs = a.SentMs + 10
+		}
 		o := h.observed(a, "out", 0, int64(i))
 		o.Timestamp = time.UnixMilli(a.SentMs).Add(time.Duration(i+1) * time.Millisecond)
 		o.Headers[HeaderArrivalMs] = strconv.FormatInt(a.SentMs+int64(i), 10) // arrival lags sent by i ms
@@ -445,6 +448,11 @@ func TestLatency(t *testing.T) {
 	}
 	if r.Throughput != 50 {
 		t.Fatalf("throughput %v, want 50/s", r.Throughput)
+	}
+	// Lag counts from the acknowledgement: the largest is record 98's,
+	// 99ms after sent, 89ms after acknowledged.
+	if g := r.Lag; g.Count != 50 || !near(g.Max, 89*time.Millisecond) {
+		t.Fatalf("lag %+v, want 50 records, max 89ms", g)
 	}
 	r = h.check(Options{Latency: LatencyFromArrival})
 	if !near(r.Latency.Max, time.Millisecond) {

@@ -207,7 +207,11 @@ type Result struct {
 	// twice): the run proves nothing until they are fixed.
 	InputErrors []string `json:"input_errors,omitempty"`
 
-	Latency    LatencySummary          `json:"latency"`
+	Latency LatencySummary `json:"latency"`
+	// Lag is the replication lag of each record: its Kafka timestamp minus
+	// when Kinesis acknowledged it (Ack.AckedMs). Unlike a bridge's gauge it
+	// is measured, record by record, so it cannot freeze.
+	Lag        LatencySummary          `json:"lag"`
 	Histogram  *hdrhistogram.Histogram `json:"-"`
 	Throughput float64                 `json:"throughput"` // replicated records per second
 

@@ -56,7 +56,13 @@ type Report struct {
 	Produced int64
 	Result   checker.Result
 	Replay   *checker.ReplayResult // set when the scenario replayed
-	MaxLag   time.Duration         // the largest consumer lag seen
+	// MaxLag is the largest replication lag the checker measured: a record's
+	// Kafka timestamp minus its Kinesis acknowledgement (Result.Lag.Max).
+	MaxLag time.Duration
+	// GaugeMaxLag is the largest lag the bridge's own gauge showed while it
+	// was sampled (0 for a bridge without one): next to MaxLag it shows
+	// whether the bridge's "falling behind" alarm would have fired.
+	GaugeMaxLag time.Duration
 	// Aborted counts records aborted transactions left in the main topic
 	// (exactly-once runs; invisible at read_committed).
 	Aborted int
@@ -118,7 +124,11 @@ func Write(w io.Writer, r Report) error {
 	if res.IdentifiedByPayload > 0 {
 		line("identity", "%d records identified by payload (no kinesis.* headers)", res.IdentifiedByPayload)
 	}
-	line("throughput", "%.1f records/s, max lag %s", res.Throughput, fmtDur(r.MaxLag))
+	lag := fmt.Sprintf("max lag %s (measured: in Kafka − acknowledged by Kinesis)", fmtDur(r.MaxLag))
+	if r.GaugeMaxLag > 0 {
+		lag += fmt.Sprintf(", bridge's gauge peaked at %s", fmtDur(r.GaugeMaxLag))
+	}
+	line("throughput", "%.1f records/s, %s", res.Throughput, lag)
 	if l := res.Latency; l.Count > 0 {
 		line("latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (%d records)",
 			fmtDur(l.P50), fmtDur(l.P90), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), l.Count)
@@ -246,6 +256,7 @@ type jsonReport struct {
 	LatencyMs     jsonLatency    `json:"latency_ms"`
 	ThroughputRPS float64        `json:"throughput_rps"`
 	MaxLagMs      float64        `json:"max_lag_ms"`
+	GaugeMaxLagMs float64        `json:"gauge_max_lag_ms,omitempty"`
 	Faults        []jsonFault    `json:"faults"`
 	Replay        *jsonReplay    `json:"replay,omitempty"`
 	InputErrors   []string       `json:"input_errors,omitempty"`
@@ -325,7 +336,7 @@ func WriteJSON(w io.Writer, r Report) error {
 			Count: res.Latency.Count, P50: ms(res.Latency.P50), P90: ms(res.Latency.P90),
 			P99: ms(res.Latency.P99), P999: ms(res.Latency.P999), Max: ms(res.Latency.Max),
 		},
-		ThroughputRPS: res.Throughput, MaxLagMs: ms(r.MaxLag),
+		ThroughputRPS: res.Throughput, MaxLagMs: ms(r.MaxLag), GaugeMaxLagMs: ms(r.GaugeMaxLag),
 		Faults: []jsonFault{}, InputErrors: res.InputErrors, Failures: r.Failures,
 	}
 	if j.Problems == nil {

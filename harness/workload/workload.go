@@ -91,8 +91,12 @@ type Ack struct {
 	// range of the shard the aggregate landed in; "" when it has none.
 	SubExplicitHashKey string `json:"sub_explicit_hash_key,omitempty"`
 	SentMs             int64  `json:"sent_ms"` // first send attempt, on the workload's clock
-	Bytes              int    `json:"bytes"`   // payload size
-	Attempts           int    `json:"attempts"`
+	// AckedMs is when Kinesis acknowledged the record, on the workload's
+	// clock (0 for a record whose outcome is unknown): the start of the
+	// replication lag the checker measures.
+	AckedMs  int64 `json:"acked_ms,omitempty"`
+	Bytes    int   `json:"bytes"` // payload size
+	Attempts int   `json:"attempts"`
 	// Ambiguous reports that an earlier attempt failed with an unknown
 	// outcome, so Kinesis may also hold a copy under another sequence number.
 	Ambiguous bool `json:"ambiguous,omitempty"`
@@ -502,6 +506,7 @@ func (p *producer) send(ctx context.Context) (failed bool, err error) {
 		return true, nil
 	}
 	var acks []Ack
+	ackedMs := p.w.cfg.clock.Now().UnixMilli()
 	for i, r := range out.Records {
 		u := batch[i]
 		if r.ErrorCode != nil {
@@ -516,7 +521,10 @@ func (p *producer) send(ctx context.Context) (failed bool, err error) {
 			failed, u.ambiguous = true, true
 			continue
 		}
-		acks = append(acks, p.acksFor(u, *r.ShardId, *r.SequenceNumber)...)
+		for _, a := range p.acksFor(u, *r.ShardId, *r.SequenceNumber) {
+			a.AckedMs = ackedMs
+			acks = append(acks, a)
+		}
 		u.done = true
 		if p.pendingKeys[u.key]--; p.pendingKeys[u.key] == 0 {
 			delete(p.pendingKeys, u.key)
