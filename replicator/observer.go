@@ -129,6 +129,16 @@ func (o *observer) halted(shard, reason string) (stopped func()) {
 	return func() { o.m.ShardsHalted.Dec() }
 }
 
+// waitingForPartition counts a shard that waits for its partition (shard
+// partitioning) from start (true) to end (false).
+func (o *observer) waitingForPartition(on bool) {
+	if on {
+		o.m.ShardsWaitingForPartition.Inc()
+	} else {
+		o.m.ShardsWaitingForPartition.Dec()
+	}
+}
+
 // shardGone drops the per-shard series and stats of a shard no longer run here.
 func (o *observer) shardGone(shard string) {
 	o.m.ForgetShard(shard)

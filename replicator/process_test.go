@@ -189,19 +189,41 @@ func seqLess(a, b string) bool {
 }
 
 func TestShardPartitioning(t *testing.T) {
-	t.Run("refuses too few partitions", func(t *testing.T) {
+	// Shards 2 and 3 of a 2-partition topic wait, keeping their leases, say
+	// so in the log and the metric, and start without a restart once the
+	// topic grows; shard n still lands in partition n.
+	t.Run("waits for the topic to grow", func(t *testing.T) {
 		e := newTestEnv(t, 4, 2)
 		cfg := e.config("w1")
 		cfg.Partitioning = config.PartitionByShard
+		cfg.ShardSyncInterval = time.Second // the recheck interval
 		in := e.start(cfg)
-		select {
-		case err := <-in.done:
-			in.done <- err
-			if err == nil || !strings.Contains(err.Error(), "partition") {
-				t.Fatalf("Run = %v, want a refusal naming partitions", err)
+		e.write(5, 20)
+		eventually(t, 20*time.Second, "shards 2 and 3 to wait for their partitions", func() bool {
+			return in.metric(t, "replicator_shards_waiting_for_partition") == 2
+		})
+		if !e.logged(t, replicator.MsgWaitingForPartition, "shard", "shardId-000000000003", "partition", "3", "partitions", "2") {
+			t.Error("no log line naming the missing partition 3")
+		}
+		if in.r.Stats().LeasesHeld != 4 {
+			t.Errorf("holds %d leases while waiting, want all 4", in.r.Stats().LeasesHeld)
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if _, err := kadm.NewClient(cl).CreatePartitions(context.Background(), 2, e.topic); err != nil {
+			t.Fatal(err)
+		}
+		e.waitDelivered(30 * time.Second)
+		if v := in.metric(t, "replicator_shards_waiting_for_partition"); v != 0 {
+			t.Errorf("replicator_shards_waiting_for_partition = %v after the topic grew", v)
+		}
+		for _, r := range readTopic(t, e, e.topic) {
+			if want := fmt.Sprintf("shardId-%012d", r.Partition); header(r, "kinesis.shard") != want {
+				t.Fatalf("record of %s in partition %d", header(r, "kinesis.shard"), r.Partition)
 			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("started with fewer partitions than shards")
 		}
 	})
 	t.Run("shard n goes to partition n", func(t *testing.T) {

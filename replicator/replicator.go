@@ -189,17 +189,20 @@ type Replicator struct {
 	obs       *observer // metrics and Stats
 
 	// Known after start-up.
-	topic     topicInfo
-	dlq       topicInfo
-	ready     atomic.Bool
-	readyErr  atomic.Pointer[string]
-	syncReq   chan struct{}
-	pipeline  *process.Pipeline // with the topic's size limit
-	shardsMu  sync.Mutex
-	shards    []types.Shard // last listing
-	leaseMu   sync.Mutex
-	leaseList []lease.Lease
-	leaseAt   time.Time
+	topic topicInfo
+	dlq   topicInfo
+	// partitions is set for shard partitioning: the data topic's partition
+	// count, re-read while a shard waits for its partition.
+	partitions *shardPartitions
+	ready      atomic.Bool
+	readyErr   atomic.Pointer[string]
+	syncReq    chan struct{}
+	pipeline   *process.Pipeline // with the topic's size limit
+	shardsMu   sync.Mutex
+	shards     []types.Shard // last listing
+	leaseMu    sync.Mutex
+	leaseList  []lease.Lease
+	leaseAt    time.Time
 
 	mu      sync.Mutex
 	workers map[string]*shardWorker
@@ -523,8 +526,12 @@ func (r *Replicator) start(ctx context.Context) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	if r.cfg.Partitioning == config.PartitionByShard {
+		r.partitions = &shardPartitions{topic: r.cfg.KafkaTopic, adm: kadm.NewClient(r.kafka), client: r.kafka,
+			recheck: max(r.cfg.ShardSyncInterval, time.Second), n: r.topic.partitions}
 		if err := r.checkShardPartitions(ctx); err != nil {
-			return fmt.Errorf("start: REPLICATOR_PARTITIONING=shard: %w", err)
+			// Not fatal: the shards that have their partition run, and the
+			// others wait for the topic to grow (see shardPartitions).
+			r.log.Warn("REPLICATOR_PARTITIONING=shard: some shards have no partition yet and wait until the topic grows", "error", err)
 		}
 	}
 	return nil
@@ -545,11 +552,9 @@ func (r *Replicator) workerDeps() *workerDeps {
 		cfg: workerConfig{
 			stream:             c.StreamName,
 			topic:              c.KafkaTopic,
-			topicPartitions:    r.topic.partitions,
 			dlqTopic:           c.DLQTopic,
 			dlqPartitions:      r.dlq.partitions,
 			dlqLimit:           r.dlqLimit(),
-			partitionByShard:   c.Partitioning == config.PartitionByShard,
 			initialPosition:    c.InitialPosition,
 			initialTimestamp:   c.InitialTimestamp,
 			maxInFlight:        c.MaxInFlightPerShard,
@@ -575,7 +580,8 @@ func (r *Replicator) workerDeps() *workerDeps {
 			r.invalidateLeases()
 			r.requestSync()
 		},
-		txn: r.txnDeps(),
+		txn:        r.txnDeps(),
+		partitions: r.partitions,
 	}
 }
 

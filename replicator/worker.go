@@ -54,6 +54,8 @@ type workerDeps struct {
 	shardEnded func()
 	// txn is set in exactly-once mode (see txn.go).
 	txn *txnDeps
+	// partitions is set for shard partitioning (see partitions.go).
+	partitions *shardPartitions
 }
 
 // workerConfig is the part of the configuration, and the facts learned at
@@ -61,11 +63,9 @@ type workerDeps struct {
 type workerConfig struct {
 	stream           string
 	topic            string
-	topicPartitions  int32 // for shard partitioning
 	dlqTopic         string
 	dlqPartitions    int32
-	dlqLimit         int // the dead-letter topic's max.message.bytes
-	partitionByShard bool
+	dlqLimit         int    // the dead-letter topic's max.message.bytes
 	initialPosition  string // config.TrimHorizon, Latest or AtTimestamp
 	initialTimestamp time.Time
 
@@ -296,11 +296,15 @@ func (w *shardWorker) run() {
 		}
 		return
 	}
-	if w.cfg.partitionByShard {
-		p, err := partition.ShardPartition(w.id, w.cfg.topicPartitions)
+	if w.d.partitions != nil {
+		// Keep the lease while waiting, so the shard does not hop between
+		// instances that all lack its partition.
+		p, err := w.d.partitions.wait(w.soft, w.id, w.log, w.d.obs.waitingForPartition)
 		if err != nil {
-			_ = w.halt(fmt.Sprintf("no partition of its own for this shard (REPLICATOR_PARTITIONING=shard; add partitions to the topic): %v", err))
-			<-w.soft.Done() // keep the lease so the shard does not hop between instances
+			if !errors.Is(err, context.Canceled) {
+				_ = w.halt(fmt.Sprintf("REPLICATOR_PARTITIONING=shard: %v", err))
+				<-w.soft.Done()
+			}
 			return
 		}
 		w.partition = p

@@ -165,7 +165,7 @@ var specs = []spec{
 				return nil
 			},
 		}},
-	{Setting{"REPLICATOR_PARTITIONING", "partitioning", PartitionByKey, "key: Kafka's murmur2 of the partition key (Java default partitioner); shard: shard index → partition (topic needs at least as many partitions as open shards)."},
+	{Setting{"REPLICATOR_PARTITIONING", "partitioning", PartitionByKey, "key: Kafka's murmur2 of the partition key (Java default partitioner); shard: shard number → partition (shardId-000000000007 → 7); numbers grow with every reshard, so a shard past the topic's partitions waits, keeping its lease, until the topic grows (logged, replicator_shards_waiting_for_partition)."},
 		oneOf(func(c *Config) *string { return &c.Partitioning }, false, PartitionByKey, PartitionByShard)},
 	{Setting{"REPLICATOR_DLQ_TOPIC", "dlq-topic", "", "Dead-letter topic for records that fail processing or exceed the topic's max.message.bytes; empty: such a record halts its shard."},
 		text(func(c *Config) *string { return &c.DLQTopic })}, // checked with KAFKA_TOPIC

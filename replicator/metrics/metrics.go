@@ -50,11 +50,14 @@ type Metrics struct {
 	LeaseEvents      *prometheus.CounterVec // kind: acquired, lost, stolen, released
 	ShardsEnded      prometheus.Counter
 	ShardsHalted     prometheus.Gauge
-	ProduceErrors    prometheus.Counter
-	ProduceLatency   prometheus.Histogram   // hand-off to acknowledgement
-	Checkpoints      *prometheus.CounterVec // result: ok, lost, error
-	Transactions     *prometheus.CounterVec // exactly-once; result: committed, aborted, fenced
-	CommitLatency    prometheus.Histogram   // exactly-once: flush + checkpoint record + EndTxn
+	// ShardsWaitingForPartition: shard partitioning, shards whose partition
+	// the topic does not have yet.
+	ShardsWaitingForPartition prometheus.Gauge
+	ProduceErrors             prometheus.Counter
+	ProduceLatency            prometheus.Histogram   // hand-off to acknowledgement
+	Checkpoints               *prometheus.CounterVec // result: ok, lost, error
+	Transactions              *prometheus.CounterVec // exactly-once; result: committed, aborted, fenced
+	CommitLatency             prometheus.Histogram   // exactly-once: flush + checkpoint record + EndTxn
 
 	now         func() time.Time
 	mu          sync.Mutex
@@ -90,6 +93,8 @@ func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
 		LeaseEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "lease_events_total",
 			Help: "Lease changes seen by this instance, by kind."}, []string{"kind"}),
 		ShardsEnded: f("shards_ended_total", "Shards read to their end and checkpointed at SHARD_END."),
+		ShardsWaitingForPartition: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "shards_waiting_for_partition",
+			Help: "REPLICATOR_PARTITIONING=shard: shards whose number has no partition in the topic yet; they wait, keeping their lease, until the topic grows (see logs)."}),
 		ShardsHalted: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "shards_halted",
 			Help: "Shards stopped on a record that could neither be written nor dead-lettered (see logs)."}),
 		ProduceErrors: f("produce_errors_total", "Kafka produce failures (the shard rewinds to its last acknowledged record)."),
@@ -111,7 +116,7 @@ func New(reg *prometheus.Registry, now func() time.Time) *Metrics {
 	}
 	reg.MustRegister(m.RecordsIn, m.BytesIn, m.RecordsOut, m.BytesOut, m.RecordsDLQ, m.BytesDLQ, m.Filtered, m.OutOfRange,
 		m.Throttles, m.ExpiredIterators, m.LeasesHeld, m.LeaseEvents, m.ShardsEnded,
-		m.ShardsHalted, m.ProduceErrors, m.ProduceLatency, m.Checkpoints, m.Transactions, m.CommitLatency, ageCollector{m}, newLagCollector(m),
+		m.ShardsHalted, m.ShardsWaitingForPartition, m.ProduceErrors, m.ProduceLatency, m.Checkpoints, m.Transactions, m.CommitLatency, ageCollector{m}, newLagCollector(m),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

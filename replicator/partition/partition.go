@@ -17,7 +17,8 @@
 //     of shard 0 in a 4-shard stream creates shards 4 and 5), so the topic
 //     needs more partitions than the highest shard number still to be read,
 //     not merely as many as there are open shards; CheckShardPartitions
-//     refuses to start otherwise.
+//     names the shards that lack one (the replicator then lets them wait for
+//     the topic to grow instead of halting).
 package partition
 
 import (

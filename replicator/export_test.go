@@ -1,0 +1,4 @@
+package replicator
+
+// MsgWaitingForPartition lets the external tests find the log line.
+const MsgWaitingForPartition = msgWaitingForPartition
