@@ -296,6 +296,9 @@ func (w *shardWorker) run() {
 		}
 		return
 	}
+	// From here the shard is this instance's to read: a wait for its
+	// partition counts as lag.
+	w.d.obs.shardStarted(w.id, w.cfg.pollInterval, w.oldestUnacknowledged)
 	if w.d.partitions != nil {
 		// Keep the lease while waiting, so the shard does not hop between
 		// instances that all lack its partition.
@@ -309,7 +312,6 @@ func (w *shardWorker) run() {
 		}
 		w.partition = p
 	}
-	w.d.obs.shardStarted(w.id, w.cfg.pollInterval, w.oldestUnacknowledged)
 	w.log.Info("shard started", "checkpoint", start.String(), "parents", w.l.ParentShardIDs)
 
 	cpDone := make(chan struct{})

@@ -118,6 +118,7 @@ func All() []harness.Scenario {
 		Baseline(),
 		HotShardSplit(),
 		ColdShardMerge(),
+		ShardPartitioningReshard(),
 		KPLAfterReshard(),
 		CrashAfterShardEnd(),
 		RestartAcrossSplit(),

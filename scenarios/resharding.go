@@ -36,6 +36,33 @@ func HotShardSplit() harness.Scenario {
 	}
 }
 
+// ShardPartitioningReshard is catalogue items 1 and 2 with
+// REPLICATOR_PARTITIONING=shard.
+func ShardPartitioningReshard() harness.Scenario {
+	return harness.Scenario{
+		Name:  "shard-partitioning-reshard",
+		Title: "Shard partitioning through a split and a merge: new shards wait for their partitions, then start without a restart",
+		Story: "Each shard writes to the partition of its number, and reshards create higher numbers: two shards on a " +
+			"two-partition topic, the hot one split at 30% (children 2 and 3 have no partition yet), the topic grown to " +
+			"five partitions two seconds later, two adjacent shards merged at 60% (child 4). A replicator that reads the " +
+			"partition count only at start halts the children until someone restarts it; per-shard order must hold.",
+		Items:      []int{1, 2},
+		Labels:     []string{LabelResharding, LabelExternal},
+		Shards:     2,
+		Partitions: 2,
+		Instances:  2,
+		Records:    3000,
+		Workload:   hot(1000),
+		Settings:   map[string]string{"REPLICATOR_PARTITIONING": "shard"},
+		Schedule: []harness.Step{
+			harness.Then(harness.AfterFraction(0.3), inject.SplitShard(harness.HotShard())),
+			harness.Then(harness.Wait(2*time.Second), inject.GrowTopic(5)),
+			harness.Then(harness.AfterFraction(0.6), inject.MergeShards()),
+		},
+		Verdicts: afterLeaseMoves(resharded(2, 2), harness.Check{Name: "children delivered", Func: childrenDelivered}),
+	}
+}
+
 // ColdShardMerge is catalogue item 2.
 func ColdShardMerge() harness.Scenario {
 	return harness.Scenario{

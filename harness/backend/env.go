@@ -609,6 +609,25 @@ func (e *Env) CreateTopicWithConfig(ctx context.Context, name string, partitions
 	return nil
 }
 
+// GrowTopic raises a Kafka topic's partition count to total (an operator's
+// kafka-topics.sh --alter --partitions). A topic that has total already is
+// left alone.
+func (e *Env) GrowTopic(ctx context.Context, name string, total int) error {
+	cl, err := kgo.NewClient(append(e.KafkaOpts(), kgo.SeedBrokers(e.brokers...))...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).UpdatePartitions(ctx, total, name)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil && !errors.Is(err, kerr.InvalidPartitions) {
+		return fmt.Errorf("grow topic %s to %d partitions: %w", name, total, err)
+	}
+	return nil
+}
+
 // DeleteTopic deletes a Kafka topic and waits until the cluster no longer
 // lists it, so that whoever creates it again gets a new, empty one. A
 // missing topic is no error.

@@ -9,6 +9,18 @@ import (
 	"github.com/shardbridge/shardbridge/harness/backend"
 )
 
+// GrowTopic raises the data topic's partition count to total, as an operator
+// would after a reshard with REPLICATOR_PARTITIONING=shard.
+func GrowTopic(total int) harness.Action {
+	return harness.Action{Kind: "grow-topic", Desc: fmt.Sprintf("grow the topic to %d partitions", total), Do: func(ctx context.Context, r *harness.Run) error {
+		if err := r.Env.GrowTopic(ctx, r.Names.Topic, total); err != nil {
+			return err
+		}
+		r.Record("grow-topic", fmt.Sprintf("topic %s grown to %d partitions", r.Names.Topic, total), "")
+		return nil
+	}}
+}
+
 // RestartBroker stops the Kafka broker and starts it again with its data.
 func RestartBroker() harness.Action {
 	return harness.Action{Kind: "broker-restart", Desc: "restart the Kafka broker", Needs: needBroker, Do: func(ctx context.Context, r *harness.Run) error {
