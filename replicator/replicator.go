@@ -301,7 +301,6 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 
 func ptr[T any](v T) *T { return &v }
 
-
 // Ready returns nil once the leases are synced and Kafka was reached, or
 // why the replicator is not ready.
 func (r *Replicator) Ready() error {
