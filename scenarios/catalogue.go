@@ -118,6 +118,7 @@ func All() []harness.Scenario {
 		Baseline(),
 		HotShardSplit(),
 		ColdShardMerge(),
+		UpdateShardCountUpDown(),
 		KPLAfterReshard(),
 		CrashAfterShardEnd(),
 		RestartAcrossSplit(),

@@ -3,5 +3,5 @@ package scenarios
 import . "github.com/onsi/ginkgo/v2"
 
 var _ = Describe("Resharding", Label(LabelResharding), func() {
-	specs(HotShardSplit(), ColdShardMerge(), CrashAfterShardEnd(), RestartAcrossSplit(), TrimmedParent(), KPLAfterReshard())
+	specs(HotShardSplit(), ColdShardMerge(), UpdateShardCountUpDown(), CrashAfterShardEnd(), RestartAcrossSplit(), TrimmedParent(), KPLAfterReshard())
 })
