@@ -53,10 +53,16 @@
 //   - A broker outage mid-run stalls the shards (records stay in flight,
 //     bounded per shard; leases stay held) and recovers when it returns:
 //     the producer retries without a delivery timeout.
-//   - Start-up checks Kafka (brokers, topics, max.message.bytes), the lease
-//     table (created if missing) and the stream, each retried for at most
-//     StartupTimeout, then syncs the leases; Ready (and /readyz) turn true
-//     only then.
+//   - Start-up assumes the configured STS roles (each once, so a refusal
+//     names the role and the service), then checks Kafka (brokers, topics,
+//     max.message.bytes), the lease table (created if missing) and the
+//     stream, each retried for at most StartupTimeout, then syncs the
+//     leases; Ready (and /readyz) turn true only then.
+//   - AWS reach (awsclients.go): Kinesis runs in the stream's region with
+//     the stream role's credentials, DynamoDB in the lease table's region
+//     with the lease-table role's; a stream given by ARN is named by
+//     StreamARN in every Kinesis call, by its name in headers and
+//     checkpoints.
 //   - Known limit (as in the KCL): a shard started at LATEST keeps the LATEST
 //     checkpoint until its first record is acknowledged, so records written
 //     while no instance runs, before that first record, are not replicated.
