@@ -164,3 +164,18 @@ func TestAssumeRoleRefusedAtStartup(t *testing.T) {
 		}
 	}
 }
+
+// The binary takes an ARN in KCL_STREAM_NAME (the Python bridge's variable)
+// and replicates the stream it names.
+func TestBinaryByStreamARN(t *testing.T) {
+	e := newTestEnv(t, 2, 2)
+	kin := newSignatureProxy(t, e.kinURL)
+	e.startBinary(t, "KCL_STREAM_NAME="+ordersStreamARN, "AWS_ENDPOINT_URL_KINESIS="+kin.URL)
+	e.write(5, 10)
+	e.waitDelivered(30 * time.Second)
+	for _, r := range checkSigned(t, kin, signature{"test", "us-east-1", "kinesis"}, "ListShards", "GetShardIterator", "GetRecords") {
+		if !strings.Contains(r.Body, `"StreamARN":"`+ordersStreamARN+`"`) {
+			t.Errorf("%s does not name the stream by ARN: %s", r.Target, r.Body)
+		}
+	}
+}
