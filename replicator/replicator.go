@@ -53,10 +53,16 @@
 //   - A broker outage mid-run stalls the shards (records stay in flight,
 //     bounded per shard; leases stay held) and recovers when it returns:
 //     the producer retries without a delivery timeout.
-//   - Start-up checks Kafka (brokers, topics, max.message.bytes), the lease
-//     table (created if missing) and the stream, each retried for at most
-//     StartupTimeout, then syncs the leases; Ready (and /readyz) turn true
-//     only then.
+//   - Start-up assumes the configured STS roles (each once, so a refusal
+//     names the role and the service), then checks Kafka (brokers, topics,
+//     max.message.bytes), the lease table (created if missing) and the
+//     stream, each retried for at most StartupTimeout, then syncs the
+//     leases; Ready (and /readyz) turn true only then.
+//   - AWS reach (awsclients.go): Kinesis runs in the stream's region with
+//     the stream role's credentials, DynamoDB in the lease table's region
+//     with the lease-table role's; a stream given by ARN is named by
+//     StreamARN in every Kinesis call, by its name in headers and
+//     checkpoints.
 //   - Known limit (as in the KCL): a shard started at LATEST keeps the LATEST
 //     checkpoint until its first record is acknowledged, so records written
 //     while no instance runs, before that first record, are not replicated.
@@ -76,11 +82,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -178,6 +179,7 @@ type Replicator struct {
 	o         options
 	log       *slog.Logger
 	kin       source.KinesisAPI
+	roles     []assumedRole // checked first at start-up
 	mgr       *lease.Manager
 	syncStore *syncGrace // shard sync's view of the lease table (see syncGrace)
 	cp        checkpoint.Checkpointer
@@ -247,40 +249,17 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	r.obs = newObserver(m, o.clock.Now)
 
 	if o.kin == nil || o.ddb == nil {
-		// No transport wrapper against smithy-go's closed-body race (an SDK
-		// call reporting "use of closed network connection" on a 200 when
-		// net/http re-checks a request body larger than its 4 KiB write
-		// buffer after the response arrived): every request the replicator
-		// sends is well below that (GetRecords, GetShardIterator, ListShards,
-		// lease reads and writes: under 1 KiB; the tests fail above 2 KiB,
-		// see maxRequestBody), so its bytes stay buffered until after that
-		// check and the race cannot happen. Were it ever to, the call is
-		// retried like any transient error.
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsRegion(cfg.Region),
-			awsconfig.WithRetryer(func() aws.Retryer {
-				// No client-side retry quota: a long throttling episode must
-				// slow the replicator down, not make its calls fail outright.
-				return retry.NewStandard(func(so *retry.StandardOptions) { so.RateLimiter = ratelimit.None })
-			}))
+		kin, ddb, roles, err := awsClients(ctx, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("aws configuration: %w", err)
-		}
-		if awsCfg.Region == "" {
-			return nil, errors.New("KCL_REGION: required (or set AWS_REGION)")
+			return nil, err
 		}
 		if o.kin == nil {
-			r.kin = kinesis.NewFromConfig(awsCfg, func(ko *kinesis.Options) {
-				if cfg.KinesisEndpoint != "" {
-					ko.BaseEndpoint = aws.String(cfg.KinesisEndpoint)
-				}
-			})
+			r.kin = kin
+			r.roles = append(r.roles, rolesFor(roles, "Kinesis")...)
 		}
 		if o.ddb == nil {
-			o.ddb = dynamodb.NewFromConfig(awsCfg, func(do *dynamodb.Options) {
-				if cfg.DynamoDBEndpoint != "" {
-					do.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
-				}
-			})
+			o.ddb = ddb
+			r.roles = append(r.roles, rolesFor(roles, "DynamoDB")...)
 		}
 	}
 	if r.kin == nil {
@@ -330,13 +309,6 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func awsRegion(region string) awsconfig.LoadOptionsFunc {
-	if region == "" {
-		return func(*awsconfig.LoadOptions) error { return nil }
-	}
-	return awsconfig.WithRegion(region)
-}
 
 // Ready returns nil once the leases are synced and Kafka was reached, or
 // why the replicator is not ready.
@@ -405,7 +377,7 @@ func (r *Replicator) Run(ctx context.Context) (err error) {
 		return err
 	}
 	r.ready.Store(true)
-	r.log.Info("replicator ready", "stream", r.cfg.StreamName, "topic", r.cfg.KafkaTopic, "worker", r.cfg.WorkerID)
+	r.log.Info("replicator ready", "stream", r.streamRef(), "topic", r.cfg.KafkaTopic, "worker", r.cfg.WorkerID)
 
 	// Not ctx: the manager outlives it until the leases are released; Abort
 	// ends it at once.
@@ -482,6 +454,10 @@ func shutdownReserve(total time.Duration) time.Duration {
 // start checks every dependency with a bounded retry, then syncs leases.
 func (r *Replicator) start(ctx context.Context) error {
 	timeout := r.cfg.StartupTimeout
+	r.readyErr.Store(ptr("assuming roles"))
+	if err := r.checkRoles(ctx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
 	adm := kadm.NewClient(r.kafka)
 	r.readyErr.Store(ptr("connecting to kafka"))
 	if err := kafkaopts.CheckReachable(ctx, r.kopts, timeout); err != nil {
@@ -520,7 +496,7 @@ func (r *Replicator) start(ctx context.Context) error {
 	}
 
 	r.readyErr.Store(ptr("listing shards"))
-	if err := backoff.Retry(ctx, r.log, timeout, "kinesis stream "+r.cfg.StreamName, func(ctx context.Context) error {
+	if err := backoff.Retry(ctx, r.log, timeout, "kinesis stream "+r.streamRef(), func(ctx context.Context) error {
 		return r.syncShards(ctx)
 	}); err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -550,7 +526,8 @@ func (r *Replicator) workerDeps() *workerDeps {
 	c := r.cfg
 	return &workerDeps{
 		cfg: workerConfig{
-			stream:             c.StreamName,
+			stream:             r.streamName(),
+			streamRef:          r.streamRef(),
 			topic:              c.KafkaTopic,
 			dlqTopic:           c.DLQTopic,
 			dlqPartitions:      r.dlq.partitions,
@@ -784,7 +761,7 @@ func (r *Replicator) trySync(ctx context.Context) {
 
 // syncShards lists the shards and creates missing leases.
 func (r *Replicator) syncShards(ctx context.Context) error {
-	shards, created, err := source.SyncLeases(ctx, r.kin, r.syncStore, r.cfg.StreamName, leasePosition(r.cfg.InitialPosition))
+	shards, created, err := source.SyncLeases(ctx, r.kin, r.syncStore, r.streamRef(), leasePosition(r.cfg.InitialPosition))
 	if shards != nil {
 		r.shardsMu.Lock()
 		r.shards = shards

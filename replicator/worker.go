@@ -61,7 +61,8 @@ type workerDeps struct {
 // workerConfig is the part of the configuration, and the facts learned at
 // start-up, that a shard worker needs.
 type workerConfig struct {
-	stream           string
+	stream           string // the stream's name (headers, checkpoints)
+	streamRef        string // how Kinesis calls name it: its ARN when given, else its name
 	topic            string
 	dlqTopic         string
 	dlqPartitions    int32
@@ -487,7 +488,7 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 	defer cancel()
 	c, obs := w.cfg, w.d.obs
 	reader := source.NewReader(w.d.kin, source.ReaderOptions{
-		Stream:       c.stream,
+		Stream:       c.streamRef,
 		ShardID:      w.id,
 		Start:        w.iteratorPosition(resume),
 		MaxRecords:   c.maxRecordsPerGet,
@@ -765,7 +766,7 @@ func (w *shardWorker) endLease(childShards []types.ChildShard) error {
 	if len(children) == 0 {
 		// Old shards and trimmed ones announce no children: ask the listing.
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		shards, err := source.ListShards(lctx, w.d.kin, w.cfg.stream)
+		shards, err := source.ListShards(lctx, w.d.kin, w.cfg.streamRef)
 		cancel()
 		if err != nil {
 			w.log.Warn("listing shards at shard end", "error", err)

@@ -119,6 +119,7 @@ func All() []harness.Scenario {
 		HotShardSplit(),
 		ColdShardMerge(),
 		ShardPartitioningReshard(),
+		UpdateShardCountUpDown(),
 		KPLAfterReshard(),
 		CrashAfterShardEnd(),
 		RestartAcrossSplit(),

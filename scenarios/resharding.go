@@ -84,6 +84,42 @@ func ColdShardMerge() harness.Scenario {
 	}
 }
 
+// UpdateShardCountUpDown is catalogue item 18.
+func UpdateShardCountUpDown() harness.Scenario {
+	return harness.Scenario{
+		Name:  "update-shard-count",
+		Title: "UpdateShardCount up, then down, mid-stream: every parent is drained before its children, through short-lived shards",
+		Story: "Two shards, two instances, skewed keys. At 30% the stream is scaled to 4 shards with UpdateShardCount " +
+			"(uniform scaling: every shard split), at 65% down to 3, which Kinesis does by splitting and merging through " +
+			"short-lived shards that are closed as soon as they exist. Every open shard is closed at once each time; a " +
+			"consumer that reads any child before all its parents (or skips the empty short-lived ones) loses or reorders keys.",
+		Items:     []int{18},
+		Labels:    []string{LabelResharding},
+		Instances: 2,
+		Records:   3000,
+		Workload:  hot(1000),
+		Schedule: []harness.Step{
+			harness.Then(harness.AfterFraction(0.3), inject.UpdateShardCount(4)),
+			harness.Then(harness.AfterFraction(0.65), inject.UpdateShardCount(3)),
+		},
+		Verdicts: afterLeaseMoves(scaledTwice, harness.Check{Name: "children delivered", Func: childrenDelivered}),
+	}
+}
+
+// scaledTwice checks that both UpdateShardCount calls closed shards.
+var scaledTwice = harness.Check{Name: "scaled", Func: func(_ context.Context, _ *harness.Run, o *harness.Outcome) []string {
+	if len(o.Reshards) != 2 {
+		return []string{fmt.Sprintf("%d reshards happened, want 2 (up, then down)", len(o.Reshards))}
+	}
+	var f []string
+	for i, rs := range o.Reshards {
+		if len(rs.Parents) == 0 || len(rs.Children) == 0 {
+			f = append(f, fmt.Sprintf("scaling %d closed %v and opened %v", i+1, rs.Parents, rs.Children))
+		}
+	}
+	return f
+}}
+
 // CrashAfterShardEnd is catalogue item 3.
 func CrashAfterShardEnd() harness.Scenario {
 	return harness.Scenario{

@@ -19,20 +19,24 @@ import (
 // when installed, kinesis-mock.
 func TestKinesis(t *testing.T) {
 	forEachTarget(t, KinesisMock, map[string]func(*testing.T, target){
-		"StreamLifecycle":       testStreamLifecycle,
-		"ListStreams":           testListStreams,
-		"ListShardsPagination":  testListShardsPagination,
-		"ListShardsFilters":     testListShardsFilters,
-		"PartitionKeyHashing":   testPartitionKeyHashing,
-		"PutRecordsAndOrdering": testPutRecordsAndOrdering,
-		"IteratorTypes":         testIteratorTypes,
-		"GetRecordsPaging":      testGetRecordsPaging,
-		"SplitShard":            testSplitShard,
-		"MergeShards":           testMergeShards,
-		"UpdateShardCount":      testUpdateShardCount,
-		"Errors":                testKinesisErrors,
-		"Throttling":            testThrottling,
-		"IteratorExpiry":        testIteratorExpiry,
+		"StreamLifecycle":        testStreamLifecycle,
+		"ListStreams":            testListStreams,
+		"ListShardsPagination":   testListShardsPagination,
+		"ListShardsFilters":      testListShardsFilters,
+		"PartitionKeyHashing":    testPartitionKeyHashing,
+		"PutRecordsAndOrdering":  testPutRecordsAndOrdering,
+		"IteratorTypes":          testIteratorTypes,
+		"GetRecordsPaging":       testGetRecordsPaging,
+		"SplitShard":             testSplitShard,
+		"MergeShards":            testMergeShards,
+		"UpdateShardCount":       testUpdateShardCount,
+		"UpdateShardCountLimits": testUpdateShardCountLimits,
+		"OnDemand":               testOnDemand,
+		"StreamARN":              testStreamARN,
+		"StreamARNErrors":        testStreamARNErrors,
+		"Errors":                 testKinesisErrors,
+		"Throttling":             testThrottling,
+		"IteratorExpiry":         testIteratorExpiry,
 	})
 }
 

@@ -231,13 +231,17 @@ func ctxT(t *testing.T) context.Context {
 // AWS behaviour is always checked. docs/conformance.md describes each entry.
 var deviations = map[string]map[string]string{
 	KinesisMock: {
-		"merge-order":           "MergeShards refuses the adjacent pair given higher range first (\"Provided shards are not adjacent\"); AWS accepts either order",
-		"explicit-hash-key-nan": "a non-numeric ExplicitHashKey answers HTTP 500 UnknownError; AWS answers InvalidArgumentException",
-		"malformed-iterator":    "a malformed ShardIterator answers HTTP 500 UnknownError; AWS answers InvalidArgumentException",
-		"put-records-501":       "PutRecords accepts more than 500 entries; AWS refuses the request",
-		"list-streams-summary":  "ListStreams returns no StreamSummaries",
-		"list-streams-token":    "ListStreams sets HasMoreStreams without a NextToken, so only ExclusiveStartStreamName paging works",
-		"filter-at-trim":        "ShardFilter AT_TRIM_HORIZON lists every shard, not just those open at the trim horizon",
+		"merge-order":                   "MergeShards refuses the adjacent pair given higher range first (\"Provided shards are not adjacent\"); AWS accepts either order",
+		"explicit-hash-key-nan":         "a non-numeric ExplicitHashKey answers HTTP 500 UnknownError; AWS answers InvalidArgumentException",
+		"malformed-iterator":            "a malformed ShardIterator answers HTTP 500 UnknownError; AWS answers InvalidArgumentException",
+		"put-records-501":               "PutRecords accepts more than 500 entries; AWS refuses the request",
+		"list-streams-summary":          "ListStreams returns no StreamSummaries",
+		"list-streams-token":            "ListStreams sets HasMoreStreams without a NextToken, so only ExclusiveStartStreamName paging works",
+		"filter-at-trim":                "ShardFilter AT_TRIM_HORIZON lists every shard, not just those open at the trim horizon",
+		"list-shards-token-arn":         "ListShards refuses StreamARN beside a NextToken (\"Cannot define ... StreamName if NextToken is defined\"); the API reference forbids only StreamName and StreamCreationTimestamp there",
+		"arn-name-mismatch":             "a StreamName that disagrees with the StreamARN is ignored; the emulator refuses it with InvalidArgumentException (the API reference documents neither answer)",
+		"on-demand-update-shard-count":  "UpdateShardCount scales an ON_DEMAND stream; AWS supports it for PROVISIONED streams only",
+		"update-shard-count-limit-code": "a target above double or below half the open shards is refused with InvalidArgumentException; the emulator answers LimitExceededException, as for the other default limits of UpdateShardCount",
 	},
 	Dynalite: {
 		"arith-precision": "SET/ADD arithmetic may store a result of more than 38 significant digits (only request values are checked); AWS refuses it with ValidationException",

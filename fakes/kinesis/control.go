@@ -25,7 +25,7 @@ func (e *Emulator) opCreateStream(body []byte) ([]byte, error) {
 	if in.StreamName == nil {
 		return nil, invalidArg("StreamName is required")
 	}
-	mode := "PROVISIONED"
+	mode := modeProvisioned
 	if in.StreamModeDetails != nil && in.StreamModeDetails.StreamMode != "" {
 		mode = in.StreamModeDetails.StreamMode
 	}
@@ -38,9 +38,9 @@ func (e *Emulator) opCreateStream(body []byte) ([]byte, error) {
 	}
 	var shards int
 	switch mode {
-	case "ON_DEMAND":
+	case modeOnDemand:
 		shards = onDemandShardCount
-	case "PROVISIONED":
+	case modeProvisioned:
 		if in.ShardCount == nil {
 			return nil, invalidArg("ShardCount is required for a PROVISIONED stream")
 		}
@@ -469,7 +469,7 @@ func (e *Emulator) opUpdateShardCount(body []byte) ([]byte, error) {
 	target := *in.TargetShardCount
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mode != "PROVISIONED" {
+	if s.mode != modeProvisioned {
 		return nil, invalidArg("UpdateShardCount is only supported for PROVISIONED streams; %s is %s", s.name, s.mode)
 	}
 	current := s.openCount()

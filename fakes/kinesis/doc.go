@@ -13,10 +13,15 @@
 //   - Operations: CreateStream, DeleteStream, DescribeStream,
 //     DescribeStreamSummary, ListStreams, ListShards, PutRecord, PutRecords,
 //     GetShardIterator, GetRecords, SplitShard, MergeShards, UpdateShardCount
-//     (UNIFORM_SCALING), IncreaseStreamRetentionPeriod,
-//     DecreaseStreamRetentionPeriod. Anything else answers
-//     UnknownOperationException. Streams are named by StreamName or StreamARN
-//     (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME) and are ACTIVE at once.
+//     (UNIFORM_SCALING, PROVISIONED streams only), UpdateStreamMode,
+//     IncreaseStreamRetentionPeriod, DecreaseStreamRetentionPeriod. Anything
+//     else answers UnknownOperationException. Streams are ACTIVE at once; an
+//     ON_DEMAND stream is created with 4 shards.
+//   - Streams are named by StreamName or StreamARN
+//     (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME) wherever the API takes
+//     them. An ARN of another partition, region or account answers
+//     ResourceNotFoundException; a StreamName beside a StreamARN that names
+//     another stream, InvalidArgumentException.
 //   - Records go to the open shard whose HashKeyRange holds the MD5 of the
 //     UTF-8 partition key (or ExplicitHashKey). Sequence numbers are 56-digit
 //     decimal strings, strictly increasing per shard and monotone in arrival

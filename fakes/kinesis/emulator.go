@@ -90,6 +90,7 @@ func New(opts ...Option) *Emulator {
 		"SplitShard":                    e.opSplitShard,
 		"MergeShards":                   e.opMergeShards,
 		"UpdateShardCount":              e.opUpdateShardCount,
+		"UpdateStreamMode":              e.opUpdateStreamMode,
 		"IncreaseStreamRetentionPeriod": e.opIncreaseRetention,
 		"DecreaseStreamRetentionPeriod": e.opDecreaseRetention,
 	}
@@ -194,22 +195,26 @@ func (e *Emulator) arnFor(name string) string {
 
 func (e *Emulator) nowMs() int64 { return e.clock.Now().UnixMilli() }
 
-// lookup resolves a stream from StreamName and/or StreamARN.
+// streamARNRE is the StreamARN pattern of the Kinesis API reference.
+var streamARNRE = regexp.MustCompile(`^arn:(aws[a-z-]*):kinesis:([^:]*):([0-9]{12}):stream/([a-zA-Z0-9_.-]{1,128})$`)
+
+// lookup resolves a stream from StreamName and/or StreamARN. An ARN of
+// another partition, region or account names a stream this emulator does
+// not have (ResourceNotFound); a name beside an ARN must be the ARN's.
 func (e *Emulator) lookup(ref streamRef) (*stream, error) {
 	name := ""
 	if ref.StreamARN != nil {
 		arn := *ref.StreamARN
-		n, ok := strings.CutPrefix(arn, "arn:aws:kinesis:")
-		parts := strings.SplitN(n, ":", 3)
-		if !ok || len(parts) != 3 || !strings.HasPrefix(parts[2], "stream/") {
-			return nil, invalidArg("StreamARN %q is not a valid Kinesis stream ARN", arn)
+		m := streamARNRE.FindStringSubmatch(arn)
+		if m == nil {
+			return nil, invalidArg("StreamARN %q is not a valid Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)", arn)
 		}
-		name = strings.TrimPrefix(parts[2], "stream/")
-		if parts[0] != e.region || parts[1] != e.account {
-			return nil, newErr(errResourceNotFound, "Stream %s not found (this emulator serves region %s, account %s)", arn, e.region, e.account)
-		}
+		name = m[4]
 		if ref.StreamName != nil && *ref.StreamName != name {
 			return nil, invalidArg("StreamName %q does not match StreamARN %q", *ref.StreamName, arn)
+		}
+		if m[1] != "aws" || m[2] != e.region || m[3] != e.account {
+			return nil, newErr(errResourceNotFound, "Stream %s not found (this emulator serves partition aws, region %s, account %s)", arn, e.region, e.account)
 		}
 	} else if ref.StreamName != nil {
 		name = *ref.StreamName
@@ -281,7 +286,7 @@ func (e *Emulator) SetLimits(stream string, enabled bool) {
 // CreateStream creates a provisioned stream with the given number of evenly
 // sized shards, exactly as the CreateStream API does (it is ACTIVE at once).
 func (e *Emulator) CreateStream(name string, shards int) error {
-	if err := e.createStream(name, shards, "PROVISIONED", defaultMaxRecordBytes); err != nil {
+	if err := e.createStream(name, shards, modeProvisioned, defaultMaxRecordBytes); err != nil {
 		return fmt.Errorf("create stream %s: %w", name, err)
 	}
 	return nil

@@ -15,6 +15,7 @@ const (
 	shardIteratorCallsPerSec = 5       // GetShardIterator: 5 calls/s per shard
 	listShardsPerSecPerStrm  = 1000    // ListShards: 1,000 calls/s per stream
 	scalingsPer24h           = 10      // UpdateShardCount: 10 per rolling 24 h per stream
+	modeSwitchesPer24h       = 2       // UpdateStreamMode: 2 per rolling 24 h per stream
 
 	iteratorTTL  = 5 * time.Minute
 	nextTokenTTL = 300 * time.Second

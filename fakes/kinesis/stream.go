@@ -55,7 +55,7 @@ type stream struct {
 	name, arn      string
 	id             uint64 // emulator-unique; a re-created stream gets a new one
 	createdMs      int64
-	mode           string // PROVISIONED | ON_DEMAND
+	mode           string // modeProvisioned | modeOnDemand
 	retentionHours int
 	trimFloorMs    int64 // TrimBefore: records older than this are gone
 	maxRecordBytes int
@@ -64,6 +64,8 @@ type stream struct {
 	shards   []*shard // every shard ever created; index == shard number
 	open     []*shard // open shards sorted by starting hash key
 	scalings []int64  // ms of recent UpdateShardCount calls
+	// modeSwitches are the ms of recent UpdateStreamMode changes.
+	modeSwitches []int64
 
 	listShards bucket
 }

@@ -32,7 +32,9 @@ const (
 	defaultRetentionHours  = 24
 	minRetentionHours      = 24
 	maxRetentionHours      = 8760
-	onDemandShardCount     = 4
+	onDemandShardCount     = 4 // a new ON_DEMAND stream's shards
+	modeProvisioned        = "PROVISIONED"
+	modeOnDemand           = "ON_DEMAND"
 	maxShardsPerStream     = 10000
 	defaultDescribeLimit   = 100
 	defaultListShardsLimit = 1000

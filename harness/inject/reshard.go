@@ -91,21 +91,8 @@ func adjacent(a, b ktypes.Shard) bool {
 	return end != nil && start != nil && new(big.Int).Add(end, big.NewInt(1)).Cmp(start) == 0
 }
 
-// ScaleShards changes the open shard count (UpdateShardCount, uniform scaling).
-func ScaleShards(n int) harness.Action {
-	return harness.Action{Kind: "scale-shards", Desc: fmt.Sprintf("scale to %d shards", n), Do: func(ctx context.Context, r *harness.Run) error {
-		if _, err := r.Env.Kinesis().UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{
-			StreamName: aws.String(r.Names.Stream), TargetShardCount: aws.Int32(int32(n)), ScalingType: ktypes.ScalingTypeUniformScaling,
-		}); err != nil {
-			return fmt.Errorf("scale to %d shards: %w", n, err)
-		}
-		if err := r.Env.WaitStreamActive(ctx, r.Names.Stream); err != nil {
-			return err
-		}
-		r.Record("scale-shards", fmt.Sprintf("scaled to %d open shards", n), "")
-		return nil
-	}}
-}
+// ScaleShards is UpdateShardCount under its earlier name.
+func ScaleShards(n int) harness.Action { return UpdateShardCount(n) }
 
 // TrimStream drops, as retention would, every record that arrived until now
 // and every shard closed until now (the in-process emulator's TrimBefore).

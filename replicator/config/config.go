@@ -60,7 +60,8 @@ const MinPollInterval = 200 * time.Millisecond
 
 // Config is the replicator's complete configuration.
 type Config struct {
-	StreamName       string    // KCL_STREAM_NAME
+	StreamName       string    // KCL_STREAM_NAME: a name or an ARN
+	StreamARN        string    // KCL_STREAM_ARN; see Stream
 	ApplicationName  string    // KCL_APPLICATION_NAME; also the lease table name
 	Region           string    // KCL_REGION; empty = the SDK's default chain
 	InitialPosition  string    // TRIM_HORIZON | LATEST | AT_TIMESTAMP
@@ -110,6 +111,14 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	StartupTimeout  time.Duration
 	LogLevel        slog.Level
+
+	// Separate credentials and region per service (see LeaseTableRegion).
+	LeaseTableRegionOverride string // REPLICATOR_LEASE_TABLE_REGION
+	StreamRoleARN            string // assumed for Kinesis calls
+	StreamRoleExternalID     string
+	LeaseTableRoleARN        string // assumed for DynamoDB calls
+	LeaseTableRoleExternalID string
+	RoleSessionName          string // "": "shardbridge"
 
 	KinesisEndpoint  string // optional override; normally AWS_ENDPOINT_URL_KINESIS
 	DynamoDBEndpoint string // optional override; normally AWS_ENDPOINT_URL_DYNAMODB
@@ -355,6 +364,9 @@ func (c Config) Validate() error {
 
 // validateTogether checks the settings that depend on each other.
 func (c Config) validateTogether() error {
+	if err := c.checkStream(); err != nil {
+		return err
+	}
 	if c.InitialPosition == AtTimestamp && c.InitialTimestamp.IsZero() {
 		return errors.New("REPLICATOR_INITIAL_TIMESTAMP: required when KCL_INITIAL_POSITION is AT_TIMESTAMP")
 	}
@@ -417,7 +429,14 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("stream", r.StreamName),
 		slog.String("application", r.ApplicationName),
+		slog.String("stream_arn", r.StreamARN),
 		slog.String("region", r.Region),
+		slog.String("lease_table_region", r.LeaseTableRegionOverride),
+		slog.String("stream_role_arn", r.StreamRoleARN),
+		slog.Bool("stream_role_external_id_set", r.StreamRoleExternalID != ""),
+		slog.String("lease_table_role_arn", r.LeaseTableRoleARN),
+		slog.Bool("lease_table_role_external_id_set", r.LeaseTableRoleExternalID != ""),
+		slog.String("role_session_name", r.RoleSessionName),
 		slog.String("initial_position", r.InitialPosition),
 		slog.String("initial_timestamp", ts),
 		slog.String("kafka_topic", r.KafkaTopic),

@@ -16,12 +16,42 @@ import (
 // the value (for Validate, whatever built the Config).
 var specs = []spec{
 	// Kinesis and the lease table (names of the Python KCL bridge).
-	{Setting{"KCL_STREAM_NAME", "stream-name", "", "Kinesis stream to replicate (required)."},
-		required(func(c *Config) *string { return &c.StreamName })},
+	{Setting{"KCL_STREAM_NAME", "stream-name", "", "Kinesis stream to replicate, by name or ARN (required unless KCL_STREAM_ARN is set)."},
+		rule{
+			set: func(c *Config, v string) error { c.StreamName = v; return nil },
+			check: func(c *Config) error {
+				if c.StreamName == "" && c.StreamARN == "" {
+					return errRequired
+				}
+				return nil // the rest with KCL_STREAM_ARN and KCL_REGION (checkStream)
+			},
+		}},
+	{Setting{"KCL_STREAM_ARN", "stream-arn", "", "Stream ARN, arn:aws:kinesis:REGION:ACCOUNT:stream/NAME; every Kinesis call then names the stream by ARN, and the stream's region is the ARN's."},
+		text(func(c *Config) *string { return &c.StreamARN })}, // checked with KCL_STREAM_NAME
 	{Setting{"KCL_APPLICATION_NAME", "application-name", "", "Application name; also the DynamoDB lease table name, shared by every instance (required)."},
 		required(func(c *Config) *string { return &c.ApplicationName })},
-	{Setting{"KCL_REGION", "region", "", "AWS region; empty uses the SDK's default chain (AWS_REGION, profile)."},
-		text(func(c *Config) *string { return &c.Region })},
+	{Setting{"KCL_REGION", "region", "", "AWS region of the stream and, by default, of the lease table; empty: the stream ARN's region, else the SDK's default chain (AWS_REGION, profile)."},
+		text(func(c *Config) *string { return &c.Region })}, // checked with KCL_STREAM_NAME
+	{Setting{"REPLICATOR_LEASE_TABLE_REGION", "lease-table-region", "", "AWS region of the DynamoDB lease table, when not the stream's."},
+		text(func(c *Config) *string { return &c.LeaseTableRegionOverride })},
+	{Setting{"REPLICATOR_STREAM_ROLE_ARN", "stream-role-arn", "", "IAM role assumed (STS AssumeRole) for every Kinesis call; empty: the default credentials."},
+		roleARN(func(c *Config) *string { return &c.StreamRoleARN })},
+	{Setting{"REPLICATOR_STREAM_ROLE_EXTERNAL_ID", "stream-role-external-id", "", "External ID passed when assuming REPLICATOR_STREAM_ROLE_ARN."},
+		externalID(func(c *Config) *string { return &c.StreamRoleExternalID }, "REPLICATOR_STREAM_ROLE_ARN", func(c *Config) string { return c.StreamRoleARN })},
+	{Setting{"REPLICATOR_LEASE_TABLE_ROLE_ARN", "lease-table-role-arn", "", "IAM role assumed (STS AssumeRole) for every lease-table (DynamoDB) call; empty: the default credentials."},
+		roleARN(func(c *Config) *string { return &c.LeaseTableRoleARN })},
+	{Setting{"REPLICATOR_LEASE_TABLE_ROLE_EXTERNAL_ID", "lease-table-role-external-id", "", "External ID passed when assuming REPLICATOR_LEASE_TABLE_ROLE_ARN."},
+		externalID(func(c *Config) *string { return &c.LeaseTableRoleExternalID }, "REPLICATOR_LEASE_TABLE_ROLE_ARN", func(c *Config) string { return c.LeaseTableRoleARN })},
+	{Setting{"REPLICATOR_ROLE_SESSION_NAME", "role-session-name", "", "STS session name of the assumed roles (shows in CloudTrail); 2..64 of letters, digits and +=,.@_-; empty: shardbridge."},
+		rule{
+			set: func(c *Config, v string) error { c.RoleSessionName = v; return nil },
+			check: func(c *Config) error {
+				if c.RoleSessionName != "" && !sessionNameRE.MatchString(c.RoleSessionName) {
+					return fmt.Errorf("%q is not 2..64 letters, digits or +=,.@_-", c.RoleSessionName)
+				}
+				return nil
+			},
+		}},
 	{Setting{"KCL_INITIAL_POSITION", "initial-position", TrimHorizon, "Where shards without a checkpoint start: TRIM_HORIZON, LATEST or AT_TIMESTAMP."},
 		oneOf(func(c *Config) *string { return &c.InitialPosition }, false, TrimHorizon, Latest, AtTimestamp)},
 	{Setting{"REPLICATOR_INITIAL_TIMESTAMP", "initial-timestamp", "", "Start time for AT_TIMESTAMP, RFC 3339 (e.g. 2026-01-02T15:04:05Z)."},
@@ -373,6 +403,36 @@ func failoverTime() rule {
 		}
 		if c.FailoverTime < 3*MinPollInterval {
 			return fmt.Errorf("%s is too short (minimum %s)", c.FailoverTime, 3*MinPollInterval)
+		}
+		return nil
+	}
+	return r
+}
+
+// roleARN is an optional IAM role ARN.
+func roleARN(field func(*Config) *string) rule {
+	r := text(field)
+	r.check = func(c *Config) error {
+		if v := *field(c); v != "" {
+			return checkRoleARN(v)
+		}
+		return nil
+	}
+	return r
+}
+
+// externalID is an optional STS external ID, meaningful only with its role.
+func externalID(field func(*Config) *string, roleEnv string, role func(*Config) string) rule {
+	r := text(field)
+	r.check = func(c *Config) error {
+		v := *field(c)
+		switch {
+		case v == "":
+			return nil
+		case role(c) == "":
+			return fmt.Errorf("set, but %s is not", roleEnv)
+		case len(v) < 2 || len(v) > 1224 || !externalIDRE.MatchString(v):
+			return fmt.Errorf("external id of %d characters is not 2..1224 of letters, digits or +=,.@:/_-", len(v)) // never echo a secret-like value
 		}
 		return nil
 	}

@@ -50,7 +50,7 @@ type Batch struct {
 
 // ReaderOptions configure a Reader. Zero values take the defaults noted.
 type ReaderOptions struct {
-	Stream  string
+	Stream  string // a name or an ARN (see StreamParams)
 	ShardID string
 	Start   Position
 	// MaxRecords per GetRecords call (default and maximum 10000).
@@ -191,9 +191,11 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 		next = start.Add(r.o.MinInterval)
 		r.next.Store(next.UnixNano())
 		cctx, cancel := context.WithTimeout(ctx, r.o.CallTimeout)
+		_, arn := StreamParams(r.o.Stream)
 		res, err := r.api.GetRecords(cctx, &kinesis.GetRecordsInput{
 			ShardIterator: iter,
 			Limit:         aws.Int32(int32(r.o.MaxRecords)),
+			StreamARN:     arn, // the iterator names the stream; the ARN routes the call
 		}, noRetry)
 		cancel()
 		if err != nil {
@@ -303,10 +305,10 @@ func (r *Reader) iterator(ctx context.Context, pos Position) (iter *string, gone
 	failures := 0
 	for {
 		in := &kinesis.GetShardIteratorInput{
-			StreamName:        aws.String(r.o.Stream),
 			ShardId:           aws.String(r.o.ShardID),
 			ShardIteratorType: pos.Type,
 		}
+		in.StreamName, in.StreamARN = StreamParams(r.o.Stream)
 		switch pos.Type {
 		case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
 			in.StartingSequenceNumber = aws.String(pos.Sequence)

@@ -2,6 +2,8 @@
 // the per-shard reader.
 //
 // Contract:
+//   - A stream is named by name or by ARN; by ARN every call passes
+//     StreamARN (never StreamName), GetRecords included.
 //   - ListShards follows every NextToken page and returns every shard the
 //     stream still lists (open and closed within retention), sorted by id.
 //   - PlanLeases decides, KCL-style, which leases are missing: with
@@ -36,11 +38,23 @@ type KinesisAPI interface {
 
 var _ KinesisAPI = (*kinesis.Client)(nil)
 
-// ListShards returns every shard of the stream, following pagination. Each
-// page is one call; the caller decides about retries.
+// StreamParams names a stream in a request: a stream ARN ("arn:...", which
+// no stream name can be) goes in StreamARN, anything else in StreamName.
+// By ARN, the SDK also routes the call to the stream's account and region.
+func StreamParams(stream string) (name, arn *string) {
+	if strings.HasPrefix(stream, "arn:") {
+		return nil, aws.String(stream)
+	}
+	return aws.String(stream), nil
+}
+
+// ListShards returns every shard of the stream (a name or an ARN),
+// following pagination. Each page is one call; the caller decides about
+// retries.
 func ListShards(ctx context.Context, api KinesisAPI, stream string) ([]types.Shard, error) {
 	var out []types.Shard
-	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
+	in := &kinesis.ListShardsInput{}
+	in.StreamName, in.StreamARN = StreamParams(stream)
 	for page := 0; ; page++ {
 		res, err := api.ListShards(ctx, in)
 		if err != nil {
@@ -50,8 +64,8 @@ func ListShards(ctx context.Context, api KinesisAPI, stream string) ([]types.Sha
 		if res.NextToken == nil || *res.NextToken == "" {
 			break
 		}
-		// With a NextToken, Kinesis refuses StreamName.
-		in = &kinesis.ListShardsInput{NextToken: res.NextToken}
+		// With a NextToken, Kinesis refuses StreamName (not StreamARN).
+		in = &kinesis.ListShardsInput{NextToken: res.NextToken, StreamARN: in.StreamARN}
 	}
 	slices.SortFunc(out, func(a, b types.Shard) int { return compareShardIDs(aws.ToString(a.ShardId), aws.ToString(b.ShardId)) })
 	return out, nil
