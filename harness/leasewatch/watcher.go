@@ -19,6 +19,7 @@ package leasewatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -139,6 +140,9 @@ func (w *Watcher) scan(ctx context.Context) ([]Row, map[string]string, error) {
 		}
 		for _, item := range out.Items {
 			r, err := DecodeRow(item)
+			if errors.Is(err, ErrNotLease) {
+				continue
+			}
 			if err != nil {
 				bad[r.Shard] = err.Error()
 				continue
