@@ -76,11 +76,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -244,40 +240,15 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	r.obs = newObserver(m, o.clock.Now)
 
 	if o.kin == nil || o.ddb == nil {
-		// No transport wrapper against smithy-go's closed-body race (an SDK
-		// call reporting "use of closed network connection" on a 200 when
-		// net/http re-checks a request body larger than its 4 KiB write
-		// buffer after the response arrived): every request the replicator
-		// sends is well below that (GetRecords, GetShardIterator, ListShards,
-		// lease reads and writes: under 1 KiB; the tests fail above 2 KiB,
-		// see maxRequestBody), so its bytes stay buffered until after that
-		// check and the race cannot happen. Were it ever to, the call is
-		// retried like any transient error.
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsRegion(cfg.Region),
-			awsconfig.WithRetryer(func() aws.Retryer {
-				// No client-side retry quota: a long throttling episode must
-				// slow the replicator down, not make its calls fail outright.
-				return retry.NewStandard(func(so *retry.StandardOptions) { so.RateLimiter = ratelimit.None })
-			}))
+		kin, ddb, err := AWSClients(ctx, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("aws configuration: %w", err)
-		}
-		if awsCfg.Region == "" {
-			return nil, errors.New("KCL_REGION: required (or set AWS_REGION)")
+			return nil, err
 		}
 		if o.kin == nil {
-			r.kin = kinesis.NewFromConfig(awsCfg, func(ko *kinesis.Options) {
-				if cfg.KinesisEndpoint != "" {
-					ko.BaseEndpoint = aws.String(cfg.KinesisEndpoint)
-				}
-			})
+			r.kin = kin
 		}
 		if o.ddb == nil {
-			o.ddb = dynamodb.NewFromConfig(awsCfg, func(do *dynamodb.Options) {
-				if cfg.DynamoDBEndpoint != "" {
-					do.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
-				}
-			})
+			o.ddb = ddb
 		}
 	}
 	if r.kin == nil {
