@@ -26,11 +26,11 @@ func runReset(ctx context.Context, args []string, lookup func(string) (string, b
 	o := admin.ResetOptions{Position: *pos, Shard: *shard, Force: *force}
 	if *at != "" {
 		if o.At, err = time.Parse(time.RFC3339Nano, *at); err != nil {
-			return fmt.Errorf("%w: --at: %q is not an RFC 3339 time", errUsage, *at)
+			return usage("--at: %q is not an RFC 3339 time", *at)
 		}
 	}
 	if err := o.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return usageError{err}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	t, err := tools(ctx, cfg, log)

@@ -14,8 +14,13 @@ import (
 	"github.com/shardbridge/shardbridge/replicator/kafkaopts"
 )
 
-// errUsage marks a command-line or configuration error: exit code 2.
-var errUsage = errors.New("usage")
+// usageError is a command-line or configuration error: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usage(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 // subcommands are the operator commands; anything else runs the service.
 var subcommands = map[string]func(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error{
@@ -34,10 +39,10 @@ func parseSub(fs *flag.FlagSet, args []string, lookup func(string) (string, bool
 		service[s.Flag] = fs.String(s.Flag, "", s.Env)
 	}
 	if err := fs.Parse(args); err != nil {
-		return config.Config{}, fmt.Errorf("%w: %s: %w", errUsage, fs.Name(), err)
+		return config.Config{}, usage("%w", err)
 	}
 	if fs.NArg() > 0 {
-		return config.Config{}, fmt.Errorf("%w: %s: unexpected argument %q", errUsage, fs.Name(), fs.Arg(0))
+		return config.Config{}, usage("unexpected argument %q (flags only)", fs.Arg(0))
 	}
 	var cfgArgs []string
 	fs.Visit(func(f *flag.Flag) {
@@ -47,7 +52,7 @@ func parseSub(fs *flag.FlagSet, args []string, lookup func(string) (string, bool
 	})
 	cfg, err := config.LoadArgs(cfgArgs, lookup)
 	if err != nil {
-		return config.Config{}, fmt.Errorf("%w: configuration: %w", errUsage, err)
+		return config.Config{}, usage("configuration: %w", err)
 	}
 	return cfg, nil
 }
@@ -56,7 +61,7 @@ func parseSub(fs *flag.FlagSet, args []string, lookup func(string) (string, bool
 func tools(ctx context.Context, cfg config.Config, log *slog.Logger) (admin.Tools, error) {
 	kin, ddb, err := replicator.AWSClients(ctx, cfg)
 	if err != nil {
-		return admin.Tools{}, fmt.Errorf("%w: configuration: %w", errUsage, err)
+		return admin.Tools{}, usage("configuration: %w", err)
 	}
 	t := admin.Tools{
 		DynamoDB: ddb, Kinesis: kin, Table: cfg.ApplicationName, Stream: cfg.StreamName,
@@ -64,7 +69,7 @@ func tools(ctx context.Context, cfg config.Config, log *slog.Logger) (admin.Tool
 	}
 	if cfg.DeliveryMode == config.ExactlyOnce {
 		if t.Kafka, err = kafkaopts.Build(cfg); err != nil {
-			return admin.Tools{}, fmt.Errorf("%w: configuration: %w", errUsage, err)
+			return admin.Tools{}, usage("configuration: %w", err)
 		}
 		t.CheckpointTopic = cfg.CheckpointTopicName()
 	}
@@ -82,7 +87,7 @@ func runSub(name string, args []string, lookup func(string) (string, bool), stdo
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.As(err, new(usageError)):
 		fmt.Fprintf(stderr, "replicator %s: %s\n", name, oneLine(err))
 		return 2
 	default:
