@@ -10,8 +10,9 @@
 //     MillisBehindLatest is the lag. A lag that cannot be known (shard
 //     ended, an error) is left unset, never guessed.
 //   - Reset never writes while a worker holds a lease. Without Force it
-//     refuses as soon as any row has an owner, naming each owner and its
-//     shards. With Force it watches the table for the failover time and
+//     refuses as soon as any row that has not ended has an owner, naming
+//     each owner and its shards (a SHARD_END row keeps the owner that
+//     finished it, but nobody holds it). With Force it watches the table for the failover time and
 //     proceeds only when no held row's counter moved (its holders are dead);
 //     otherwise it refuses naming the workers whose counters moved. Each row
 //     is then rewritten with a compare-and-set on the counter it last read,

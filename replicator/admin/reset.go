@@ -110,11 +110,13 @@ func (t Tools) Reset(ctx context.Context, o ResetOptions) ([]ResetDone, error) {
 	return done, nil
 }
 
-// holders maps each owner to the shards it holds.
+// holders maps each owner to the shards it holds. A SHARD_END row keeps
+// the owner that finished it, but nobody holds it any more (it is never
+// renewed nor taken): it does not count.
 func holders(rows []lease.Lease) map[string][]string {
 	h := map[string][]string{}
 	for _, l := range rows {
-		if l.Owner != "" {
+		if l.Owner != "" && !l.Finished() {
 			h[l.Owner] = append(h[l.Owner], l.ShardID)
 		}
 	}
@@ -151,7 +153,7 @@ func (t Tools) watchDead(ctx context.Context, m *lease.Manager, first []lease.Le
 		alive := map[string][]string{}
 		for _, l := range rows {
 			before, ok := seen[l.ShardID]
-			if ok && before.Owner != "" && (l.Counter != before.Counter || l.Owner != before.Owner) {
+			if ok && before.Owner != "" && !before.Finished() && (l.Counter != before.Counter || l.Owner != before.Owner) {
 				alive[before.Owner] = append(alive[before.Owner], l.ShardID)
 			}
 		}

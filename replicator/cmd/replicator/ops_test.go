@@ -72,7 +72,7 @@ func newOpsEnv(t *testing.T) *opsEnv {
 	rows := []lease.Lease{
 		{ShardID: "shardId-000000000000", Owner: "w-held", Counter: 5, Checkpoint: lease.TrimHorizon},
 		{ShardID: "shardId-000000000001", Counter: 9, Checkpoint: e.seq},
-		{ShardID: "shardId-000000000007", Counter: 2, Checkpoint: lease.ShardEnd, ChildShardIDs: []string{"shardId-000000000008"}},
+		{ShardID: "shardId-000000000007", Owner: "w-done", Counter: 2, Checkpoint: lease.ShardEnd, ChildShardIDs: []string{"shardId-000000000008"}},
 		{ShardID: "shardId-000000000008", Counter: 1, Checkpoint: lease.TrimHorizon, ParentShardIDs: []string{"shardId-000000000007"}},
 	}
 	for _, l := range rows {
@@ -103,7 +103,7 @@ func TestLeasesCommand(t *testing.T) {
 	want := []string{
 		"shardId-000000000000 w-held 5 TRIM_HORIZON - ", // lag follows
 		"shardId-000000000001 - 9 " + e.seq + "/0 - ",
-		"shardId-000000000007 - 2 SHARD_END - -",
+		"shardId-000000000007 w-done 2 SHARD_END - -",
 		"shardId-000000000008 - 1 TRIM_HORIZON shardId-000000000007 -", // no such shard: lag unknown
 	}
 	for i, w := range want {
@@ -138,7 +138,9 @@ func TestResetCommand(t *testing.T) {
 	e := newOpsEnv(t)
 	// Refused while w-held holds shard 0, naming both; nothing written.
 	code, _, errOut := e.run(t, "reset", "--position", "TRIM_HORIZON")
-	if code != 1 || !strings.Contains(errOut, "worker w-held holds shardId-000000000000") || !strings.Contains(errOut, "--force") {
+	// A SHARD_END row keeps the owner that finished it; nobody holds it.
+	if code != 1 || !strings.Contains(errOut, "worker w-held holds shardId-000000000000") || !strings.Contains(errOut, "--force") ||
+		strings.Contains(errOut, "w-done") {
 		t.Fatalf("reset over a held lease: exit %d, %s", code, errOut)
 	}
 	if l, _, _ := e.leases.Get(context.Background(), "shardId-000000000001"); l.Checkpoint != e.seq {
