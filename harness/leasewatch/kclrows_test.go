@@ -1,7 +1,9 @@
 package leasewatch_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -57,5 +59,30 @@ func TestDecodeRowAcceptsKCLAndEarlierReplicatorRows(t *testing.T) {
 	other := map[string]dtypes.AttributeValue{"leaseKey": s("Leader"), "entityType": s("LEADER")}
 	if _, err := leasewatch.DecodeRow(other); !errors.Is(err, leasewatch.ErrNotLease) {
 		t.Errorf("a non-lease entity: %v, want ErrNotLease", err)
+	}
+}
+
+// An operator reset rewrites rows back to a start position: while the
+// watcher is held, scans are dropped, and after the release the rewritten
+// rows are a new baseline, not regressions. Without Hold the same rewrite
+// is one.
+func TestHoldAcrossAReset(t *testing.T) {
+	ctx := context.Background()
+	for _, hold := range []bool{true, false} {
+		tb := newTable(t, fmt.Sprintf("watch-hold-%v", hold))
+		w := leasewatch.New(tb.ddb, tb.name, 0)
+		tb.put("s1", "w1", 5, seqB)
+		w.Poll(ctx)
+		release := func() {}
+		if hold {
+			release = w.Hold()
+		}
+		tb.put("s1", "", 6, leasewatch.TrimHorizon)
+		w.Poll(ctx)
+		release()
+		w.Poll(ctx)
+		if got := len(w.Regressions()); (got == 0) != hold {
+			t.Errorf("hold %v: regressions %v", hold, w.Regressions())
+		}
 	}
 }
