@@ -146,7 +146,8 @@ func TestPipelineDeaggregateFailure(t *testing.T) {
 	}
 	if !strings.Contains(res.Items[0].Err.Error(), "partition_key_index") {
 		t.Fatalf("error does not say what is wrong: %v", res.Items[0].Err)
-	}	// Checkpointed as a whole record, (seq, 0): a resume does not
+	}
+	// Checkpointed as a whole record, (seq, 0): a resume does not
 	// dead-letter it again.
 	r.SequenceNumber = seq
 	if res := process(t, NewPipeline(), r, Position{CheckpointSeq: seq, CheckpointSubSeq: 0}); res.Skipped != 1 || len(res.Items) != 0 {
