@@ -51,6 +51,7 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 	cfg, err := config.LoadArgs(args, lookup)
 	if errors.Is(err, flag.ErrHelp) {
 		config.Usage(stdout)
+		fmt.Fprintln(stdout, "\nOperator commands: replicator leases -h, replicator reset -h")
 		return 0
 	}
 	if err != nil {

@@ -199,3 +199,12 @@ func TestOperatorCommandErrorsNameTheProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestOperatorCommandHelp(t *testing.T) {
+	for _, cmd := range []string{"leases", "reset"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{cmd, "-h"}, env(nil), &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Usage: replicator "+cmd) {
+			t.Errorf("%s -h: exit %d, stdout %q, stderr %q", cmd, code, stdout.String(), stderr.String())
+		}
+	}
+}

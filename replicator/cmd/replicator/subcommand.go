@@ -28,6 +28,17 @@ var subcommands = map[string]func(ctx context.Context, args []string, lookup fun
 	"reset":  runReset,
 }
 
+// subUsage is what -h prints for each subcommand.
+var subUsage = map[string]string{
+	"leases": "Usage: replicator leases [--json] [-flag=value ...]\n" +
+		"Prints the lease table (shard, owner, counter, checkpoint, parents, lag); --json prints a JSON array.\n" +
+		"Takes the service's settings (environment and flags; replicator -h lists them). docs/operations.md, \"Operator commands\".",
+	"reset": "Usage: replicator reset --position TRIM_HORIZON|LATEST|AT_TIMESTAMP [--at RFC3339] [--shard ID] [--force] [-flag=value ...]\n" +
+		"Rewrites the checkpoints of every shard (or one) so the application replays from the position; refuses while leases are held.\n" +
+		"--force: proceed when the holders' counters stay still for REPLICATOR_FAILOVER_TIME (dead workers).\n" +
+		"Takes the service's settings (environment and flags; replicator -h lists them). docs/operations.md, \"Operator commands\".",
+}
+
 // parseSub parses a subcommand's own flags (declared on fs) together with
 // every service flag, and loads the service configuration from the service
 // flags given and the environment: the operator commands take the same
@@ -86,6 +97,7 @@ func runSub(name string, args []string, lookup func(string) (string, bool), stdo
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(stdout, subUsage[name])
 		return 0
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(stderr, "replicator %s: %s\n", name, oneLine(err))
