@@ -3,12 +3,59 @@ package harness
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/sabotage"
 	"github.com/shardbridge/shardbridge/harness/workload"
 )
+
+// resetCheckpoints rewinds the application to the scenario's replay
+// position: with the bridge's own reset command when its bridge file has
+// one, else by deleting every lease row (and the checkpoint topic, where the
+// bridge keeps checkpoints in Kafka too), so the bridge starts over at its
+// initial position. It returns what was done, for the run's record.
+func (r *Run) resetCheckpoints(ctx context.Context, ts string) (string, error) {
+	at := string(r.Scenario.Replay)
+	if ts != "" {
+		at += " " + ts
+	}
+	// The rows' checkpoints go back on purpose: not regressions.
+	release := r.Leases.Hold()
+	defer release()
+	out, ran, err := r.Instances.Reset(ctx, string(r.Scenario.Replay), ts)
+	if ran {
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("reset by the bridge's reset command to %s: %s", at, summary(out)), nil
+	}
+	n, err := sabotage.DeleteAllLeaseRows(ctx, r.Env.DynamoDB(), r.Names.Application)
+	if err != nil {
+		return "", err
+	}
+	detail := fmt.Sprintf("deleted %d lease rows; replaying from %s", n, at)
+	if topic := r.Bridge().Capabilities().CheckpointTopicOf(r.Names.Application); topic != "" {
+		// The bridge keeps checkpoints in Kafka too (exactly-once): they
+		// are part of the application's state.
+		if err := r.Env.DeleteTopic(ctx, topic); err != nil {
+			return "", err
+		}
+		detail = fmt.Sprintf("deleted %d lease rows and the checkpoint topic %s; replaying from %s", n, topic, at)
+	}
+	return detail, nil
+}
+
+// summary is the reset command's output on one line, cut to a length a
+// run's record can show.
+func summary(out string) string {
+	s := strings.Join(strings.Fields(strings.ReplaceAll(out, "\n", "; ")), " ")
+	if len(s) > 400 {
+		s = s[:400] + "…"
+	}
+	return s
+}
 
 // replay resets the application's checkpoints and replicates again from
 // the scenario's replay position into the same topic.
@@ -18,24 +65,13 @@ func (r *Run) replay(runCtx, ctx context.Context, acks []workload.Ack, opts chec
 	if err != nil {
 		return nil, nil, []string{fmt.Sprintf("replay: end offsets: %v", err)}
 	}
-	n, err := sabotage.DeleteAllLeaseRows(runCtx, r.Env.DynamoDB(), r.Names.Application)
-	if err != nil {
-		return nil, nil, []string{fmt.Sprintf("replay: reset checkpoints: %v", err)}
-	}
-	r.Leases.ForgetAll()
-	detail := fmt.Sprintf("deleted %d lease rows; replaying from %s", n, r.Scenario.Replay)
-	if topic := r.Bridge().Capabilities().CheckpointTopicOf(r.Names.Application); topic != "" {
-		// The bridge keeps checkpoints in Kafka too (exactly-once): they
-		// are part of the application's state.
-		if err := r.Env.DeleteTopic(runCtx, topic); err != nil {
-			return nil, nil, []string{fmt.Sprintf("replay: reset checkpoints: %v", err)}
-		}
-		detail = fmt.Sprintf("deleted %d lease rows and the checkpoint topic %s; replaying from %s", n, topic, r.Scenario.Replay)
-	}
 	ts := ""
 	if r.Scenario.Replay == ReplayAtTimestamp {
 		ts = startClock.Add(-time.Second).UTC().Format(time.RFC3339Nano)
-		detail += " " + ts
+	}
+	detail, err := r.resetCheckpoints(runCtx, ts)
+	if err != nil {
+		return nil, nil, []string{fmt.Sprintf("replay: reset checkpoints: %v", err)}
 	}
 	r.Instances.SetInitialPosition(r.Scenario.Replay, ts)
 	r.Record("replay", detail, "")

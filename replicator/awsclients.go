@@ -138,10 +138,12 @@ func (r *Replicator) streamName() string {
 
 // streamRef is how Kinesis calls name the stream: its ARN when one was
 // given (see source.StreamParams), else its name.
-func (r *Replicator) streamRef() string {
-	name, arn, ok := r.cfg.Stream()
-	if ok {
-		return arn.String()
-	}
-	return name
+func (r *Replicator) streamRef() string { return r.cfg.StreamRef() }
+
+// AWSClients builds the Kinesis and DynamoDB clients the replicator uses —
+// regions, roles and endpoints as configured — for its operator commands.
+// Roles are assumed on the first call.
+func AWSClients(ctx context.Context, cfg config.Config) (*kinesis.Client, *dynamodb.Client, error) {
+	kin, ddb, _, err := awsClients(ctx, cfg)
+	return kin, ddb, err
 }

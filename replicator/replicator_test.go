@@ -81,8 +81,8 @@ func TestOneInstance(t *testing.T) {
 		if l.Owner != "" {
 			t.Errorf("lease %s still owned by %s after a graceful stop", l.ShardID, l.Owner)
 		}
-		if l.Checkpoint != last[l.ShardID] || l.SubSequence != -1 {
-			t.Errorf("lease %s checkpoint %s/%d, want %s/-1", l.ShardID, l.Checkpoint, l.SubSequence, last[l.ShardID])
+		if l.Checkpoint != last[l.ShardID] || l.SubSequence != 0 { // the KCL's 0 for a whole record
+			t.Errorf("lease %s checkpoint %s/%d, want %s/0", l.ShardID, l.Checkpoint, l.SubSequence, last[l.ShardID])
 		}
 	}
 

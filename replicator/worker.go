@@ -469,16 +469,21 @@ func (w *shardWorker) iteratorPosition(p checkpoint.Position) source.Position {
 	case lease.Latest:
 		return source.Position{Type: types.ShardIteratorTypeLatest}
 	case lease.AtTimestamp:
+		if !p.Timestamp.IsZero() { // an operator reset named its own
+			return source.Position{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: p.Timestamp}
+		}
 		return source.Position{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: w.cfg.initialTimestamp}
 	case "":
 		return w.iteratorPosition(checkpoint.Position{Sequence: leasePosition(w.cfg.initialPosition)})
 	}
-	if p.SubSequence >= 0 {
-		// Part of an aggregate (or a KCL checkpoint, which writes 0 for plain
-		// records): re-read the record and skip what the checkpoint covers.
-		return source.Position{Type: types.ShardIteratorTypeAtSequenceNumber, Sequence: p.Sequence}
+	if p.Legacy() {
+		// Subsequence -1 from an earlier version: the whole record is done.
+		return source.Position{Type: types.ShardIteratorTypeAfterSequenceNumber, Sequence: p.Sequence}
 	}
-	return source.Position{Type: types.ShardIteratorTypeAfterSequenceNumber, Sequence: p.Sequence}
+	// As the KCL resumes: (seq, n) may be a whole record (n = 0) or part of
+	// an aggregate, which cannot be told without reading it; re-read it and
+	// skip what the checkpoint covers (process.Position).
+	return source.Position{Type: types.ShardIteratorTypeAtSequenceNumber, Sequence: p.Sequence}
 }
 
 // readFrom reads from resume until the shard ends (nil), the worker stops,
@@ -606,7 +611,7 @@ func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Po
 // were skipped or filtered.
 func (w *shardWorker) produceResult(ctx context.Context, src process.Record, res process.Result, tr *tracker) error {
 	seq := src.SequenceNumber
-	final := checkpoint.Position{Sequence: seq, SubSequence: res.LastSubSequence}
+	final := checkpoint.Record(seq, res.LastSubSequence)
 	if len(res.Items) == 0 {
 		tr.add(final, true, false, 0)
 		return nil

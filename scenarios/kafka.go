@@ -66,7 +66,7 @@ func replayScenario(name, position string) harness.Scenario {
 	return harness.Scenario{
 		Name:  name,
 		Title: "Reset to " + position + " and replicate again: the deduplicated output is unchanged and in order",
-		Story: "A run with a split mid-stream, then every checkpoint is deleted and the instances restart from " +
+		Story: "A run with a split mid-stream, then every checkpoint is reset (the bridge's reset command, or its lease rows deleted) and the instances restart from " +
 			position + " into the same topic. Deduplicated by idempotency key the topic must be exactly what it was, " +
 			"and the replay's own output must again hold every record in order.",
 		Labels:   []string{LabelReplay, LabelExternal},

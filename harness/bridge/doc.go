@@ -14,6 +14,10 @@
 //   - A Pool keeps a run's instances: stable names (r0, r1, …), a new worker
 //     id per life, counters summed over lives, and every life that ended on
 //     its own or stopped uncleanly (Failures).
+//   - A Resetter (a Spec with a reset command) rewinds the application's
+//     checkpoints for a replay itself; Pool.Reset runs it once with an
+//     instance's environment, and says when the bridge cannot, so the
+//     harness falls back to deleting the lease rows.
 //   - Stats are read from a Prometheus endpoint or registry with
 //     Shardbridge's metric names; nothing is read from a bridge's logs but
 //     its readiness line.

@@ -50,6 +50,33 @@ func NewPool(env *backend.Env, l Launcher, names Names, settings map[string]stri
 // Launcher is the bridge the pool runs.
 func (r *Pool) Launcher() Launcher { return r.launcher }
 
+// Reset has the bridge reset its application's checkpoints to position
+// (timestamp for AT_TIMESTAMP) when it can (a Resetter that CanReset): ran
+// is false when it cannot, and the caller resets by other means.
+func (r *Pool) Reset(ctx context.Context, position, timestamp string) (output string, ran bool, err error) {
+	rs, ok := r.launcher.(Resetter)
+	if !ok || !rs.CanReset() {
+		return "", false, nil
+	}
+	dir, err := r.ensureLogDir()
+	if err != nil {
+		return "", true, err
+	}
+	creds, err := r.env.Credentials(ctx)
+	if err != nil {
+		return "", true, fmt.Errorf("bridge: reset: %w", err)
+	}
+	r.mu.Lock()
+	l := Launch{
+		Env: r.env, Names: r.names, Instance: "reset", WorkerID: r.names.Application + "-reset",
+		InitialPosition: r.position, InitialTimestamp: r.timestamp, Settings: maps.Clone(r.settings),
+		LogDir: dir, Logger: r.logger, Credentials: creds,
+	}
+	r.mu.Unlock()
+	out, err := rs.Reset(ctx, l, position, timestamp)
+	return out, true, err
+}
+
 // Setting returns the current value of a scenario setting.
 func (r *Pool) Setting(name string) string {
 	r.mu.Lock()

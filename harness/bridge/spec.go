@@ -40,6 +40,12 @@ type Spec struct {
 	// (replicator_*); without it an instance's Stats stay zero.
 	Metrics string `yaml:"metrics"`
 	Offers  Offers `yaml:"offers"`
+	// ResetCommand (the file's `reset`), when given, is run once, with the
+	// instances' environment, to reset the application's checkpoints for a
+	// replay, instead of the harness deleting every lease row (and the
+	// checkpoint topic). {{replay_position}} and {{replay_timestamp}} say
+	// where to; it must exit 0.
+	ResetCommand []string `yaml:"reset"`
 
 	file      string // where the Spec was read from ("" when parsed from bytes)
 	buildOnce sync.Once
@@ -93,7 +99,7 @@ var Placeholders = []string{
 	"dynamodb_endpoint", "kafka_brokers", "access_key_id", "secret_access_key", "session_token",
 	"kafka_security_protocol", "kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password", "kafka_tls_ca_file",
 	"instance", "worker_id", "metrics_port", "initial_position", "initial_timestamp", "delivery",
-	"build_dir", "bridge_dir", "repo",
+	"build_dir", "bridge_dir", "repo", "replay_position", "replay_timestamp",
 }
 
 var placeholderRE = regexp.MustCompile(`\{\{\s*([a-z_]+)\s*\}\}`)
@@ -159,6 +165,7 @@ func (s *Spec) validate() error {
 	var texts []string
 	texts = append(texts, s.Build...)
 	texts = append(texts, s.Command...)
+	texts = append(texts, s.ResetCommand...)
 	texts = append(texts, s.Dir, s.Ready.HTTP, s.Metrics)
 	for _, v := range s.Env {
 		texts = append(texts, v)

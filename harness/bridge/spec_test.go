@@ -1,10 +1,13 @@
 package bridge
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/shardbridge/shardbridge/harness/backend"
 )
 
 func TestParseSpecNamesWhatIsWrong(t *testing.T) {
@@ -70,5 +73,36 @@ func TestShippedBridgeFilesParse(t *testing.T) {
 		} else if _, err := os.Stat(root + "/go.mod"); err != nil {
 			t.Errorf("%s: repo root %s has no go.mod", f, root)
 		}
+	}
+}
+
+// A bridge file's reset runs once with the instance environment and the
+// replay placeholders; a failing one is an error carrying its output.
+func TestSpecResetRunsTheCommand(t *testing.T) {
+	base := "name: b\ncommand: [x]\nready: {log: ready}\n"
+	if _, err := ParseSpec([]byte(base + "reset: [x, '{{replay_postion}}']\n")); err == nil || !strings.Contains(err.Error(), "unknown placeholder {{replay_postion}}") {
+		t.Errorf("a misspelt reset placeholder: %v", err)
+	}
+	if s, _ := ParseSpec([]byte(base)); s.CanReset() {
+		t.Error("a file without reset can reset")
+	}
+	s, err := ParseSpec([]byte(base + `env: {STREAM: "{{stream}}"}
+reset: [sh, -c, 'echo "$0 $1 $STREAM"; test "$0" = TRIM_HORIZON || { echo refused >&2; exit 3; }', "{{replay_position}}", "{{replay_timestamp}}"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := backend.Start(context.Background(), backend.WithSeed(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Close(context.Background()) })
+	l := Launch{Env: env, Names: Names{Stream: "orders", Application: "app", Topic: "t"}}
+	out, err := s.Reset(context.Background(), l, "AT_TIMESTAMP", "2026-01-02T03:04:05Z")
+	if err == nil || !strings.Contains(err.Error(), "refused") || out != "AT_TIMESTAMP 2026-01-02T03:04:05Z orders\n" {
+		t.Errorf("reset = %q, %v; want the placeholders and env expanded, and the failure with its stderr", out, err)
+	}
+	if out, err := s.Reset(context.Background(), l, "TRIM_HORIZON", ""); err != nil || out != "TRIM_HORIZON  orders\n" {
+		t.Errorf("reset = %q, %v", out, err)
 	}
 }

@@ -117,18 +117,9 @@ func (l *Launcher) ReleaseSink() { l.stall.release() }
 
 // Launch starts one life: replicator.Run on its own goroutine.
 func (l *Launcher) Launch(ctx context.Context, in bridge.Launch) (bridge.Process, error) {
-	vars := in.Vars()
-	vars["metrics_port"] = "0"
-	env := l.spec.EnvFor(vars, in.Settings)
-	env["REPLICATOR_METRICS_ADDR"] = "off"
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, env, err := l.config(in)
 	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	if cfg.SecurityProtocol == "" || cfg.SecurityProtocol == "PLAINTEXT" {
-		// config.Load fills in KAFKA_SASL_MECHANISM's default even without
-		// SASL, which the Kafka options then refuse; no SASL is meant here.
-		cfg.SASLMechanism = ""
+		return nil, err
 	}
 	wait := 30 * time.Second
 	if d, err := time.ParseDuration(env["REPLICATOR_SHUTDOWN_TIMEOUT"]); err == nil && d > 0 {
@@ -173,6 +164,25 @@ func (l *Launcher) Launch(ctx context.Context, in bridge.Launch) (bridge.Process
 		p.err = p.rep.Run(runCtx)
 	}()
 	return p, nil
+}
+
+// config is the replicator configuration shardbridge.yaml gives in, and
+// the environment it was loaded from.
+func (l *Launcher) config(in bridge.Launch) (config.Config, map[string]string, error) {
+	vars := in.Vars()
+	vars["metrics_port"] = "0"
+	env := l.spec.EnvFor(vars, in.Settings)
+	env["REPLICATOR_METRICS_ADDR"] = "off"
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		return config.Config{}, nil, fmt.Errorf("configuration: %w", err)
+	}
+	if cfg.SecurityProtocol == "" || cfg.SecurityProtocol == "PLAINTEXT" {
+		// config.Load fills in KAFKA_SASL_MECHANISM's default even without
+		// SASL, which the Kafka options then refuse; no SASL is meant here.
+		cfg.SASLMechanism = ""
+	}
+	return cfg, env, nil
 }
 
 // transformer adapts a sabotage.Transform to the replicator's Transformer.

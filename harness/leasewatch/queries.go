@@ -54,6 +54,23 @@ func (w *Watcher) ForgetAll() {
 	}
 }
 
+// Hold makes the watcher drop its scans until release is called, which
+// then forgets every shard: for a rewrite of the rows by something other
+// than the bridge at work (an operator reset), whose checkpoints going back
+// must not be taken for regressions, not even half-way through.
+func (w *Watcher) Hold() (release func()) {
+	w.mu.Lock()
+	w.holding = true
+	w.generation++
+	w.mu.Unlock()
+	return func() {
+		w.ForgetAll()
+		w.mu.Lock()
+		w.holding = false
+		w.mu.Unlock()
+	}
+}
+
 // Resets counts, per shard, how often the harness deleted or damaged its row.
 func (w *Watcher) Resets() map[string]int {
 	w.mu.Lock()

@@ -1,6 +1,7 @@
 package leasewatch
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -21,7 +22,12 @@ const (
 	AttrOwnerSwitches  = "ownerSwitchesSinceCheckpoint" // N
 	AttrParentShardIDs = "parentShardId"                // SS
 	AttrChildShardIDs  = "childShardIds"                // SS
+	AttrEntityType     = "entityType"                   // S, KCL 3.x: "LEASE" on lease rows
 )
+
+// ErrNotLease marks a row of another entity type (KCL 3.x keeps some in the
+// lease table): not a lease, and not a malformed one either.
+var ErrNotLease = errors.New("not a lease row")
 
 // Checkpoint sentinels of the KCL.
 const (
@@ -61,6 +67,9 @@ func (r Row) Position() string {
 func DecodeRow(item map[string]dtypes.AttributeValue) (Row, error) {
 	var r Row
 	var err error
+	if e, ok := item[AttrEntityType].(*dtypes.AttributeValueMemberS); ok && e.Value != "LEASE" {
+		return r, fmt.Errorf("%w: %s %q", ErrNotLease, AttrEntityType, e.Value)
+	}
 	if r.Shard, err = str(item, AttrLeaseKey, true); err != nil {
 		return r, err
 	}
@@ -81,6 +90,12 @@ func DecodeRow(item map[string]dtypes.AttributeValue) (Row, error) {
 	}
 	if r.SubSequence, err = num(item, AttrSubSequence, false); err != nil {
 		return fail(err)
+	}
+	if r.SubSequence < 0 {
+		// Earlier replicator versions wrote -1 where the KCL writes 0 (a
+		// whole record done; they never wrote -1 for a KPL aggregate): the
+		// same position, so it compares equal.
+		r.SubSequence = 0
 	}
 	if r.OwnerSwitches, err = num(item, AttrOwnerSwitches, false); err != nil {
 		return fail(err)

@@ -19,6 +19,7 @@ package leasewatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -62,7 +63,8 @@ type Watcher struct {
 	resets      map[string]int
 	regressions []string
 	corrupt     map[string]string
-	generation  int // bumped by Forget, so a scan that straddles a deletion is dropped
+	generation  int  // bumped by Forget, so a scan that straddles a deletion is dropped
+	holding     bool // Hold: scans are dropped while the harness rewrites rows
 	history     map[string][]rowAt
 	firstOwned  map[string]time.Time
 	finished    map[string]time.Time
@@ -139,6 +141,9 @@ func (w *Watcher) scan(ctx context.Context) ([]Row, map[string]string, error) {
 		}
 		for _, item := range out.Items {
 			r, err := DecodeRow(item)
+			if errors.Is(err, ErrNotLease) {
+				continue
+			}
 			if err != nil {
 				bad[r.Shard] = err.Error()
 				continue
@@ -163,7 +168,7 @@ func (w *Watcher) Poll(ctx context.Context) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err != nil || gen != w.generation {
+	if err != nil || gen != w.generation || w.holding {
 		// A failed scan tells nothing; one that ran while the harness deleted
 		// rows may predate the deletion and must not become the baseline.
 		return

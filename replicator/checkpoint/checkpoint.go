@@ -1,10 +1,19 @@
 // Package checkpoint is where a shard's progress is stored.
 //
 // Contract:
-//   - A Position (sequence number, subsequence) means "every record before
-//     it, and the record itself up to that subsequence, is in Kafka". A plain
-//     record has subsequence -1 (a KCL-written 0 is read the same way); a KPL
-//     sub-record its index in the aggregate.
+//   - A Position (sequence number, subsequence) means what the KCL's
+//     extended sequence number means: "every record before it, and the
+//     record itself up to that subsequence, is in Kafka". A whole
+//     (non-aggregated) record is checkpointed with subsequence 0, as the KCL
+//     does; a KPL sub-record with its index in the aggregate. A resume
+//     re-reads the record at the sequence number and skips what the
+//     position covers.
+//   - Migration: earlier versions wrote subsequence -1 for a whole record.
+//     -1 is still read, as "the whole record is done": the resume starts
+//     after it (they never wrote -1 for an aggregate, so nothing of it can
+//     be left undone).
+//   - At AT_TIMESTAMP, Timestamp is where the shard starts when the row
+//     names one (an operator reset); zero means the configured one.
 //   - Checkpoint must refuse (an error wrapping ErrLeaseLost) when this
 //     worker no longer owns the shard; the caller then stops the shard at
 //     once and drops what it had in flight.
@@ -18,6 +27,7 @@ package checkpoint
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/shardbridge/shardbridge/replicator/lease"
 )
@@ -32,7 +42,19 @@ var ErrLeaseLost = lease.ErrLeaseLost
 type Position struct {
 	Sequence    string
 	SubSequence int64
+	Timestamp   time.Time // with lease.AtTimestamp only
 }
+
+// Record is the position of a whole record fully delivered, or of a KPL
+// aggregate delivered up to sub-record sub. A whole record has sub < 0 in
+// the pipeline; its checkpoint says 0, as the KCL writes it.
+func Record(seq string, sub int64) Position {
+	return Position{Sequence: seq, SubSequence: max(sub, 0)}
+}
+
+// Legacy reports whether p is a whole-record position written by an
+// earlier version (subsequence -1): the record itself is done.
+func (p Position) Legacy() bool { return !p.IsSentinel() && p.SubSequence < 0 }
 
 // IsSentinel reports whether p names a start position rather than a record.
 func (p Position) IsSentinel() bool {
@@ -75,7 +97,7 @@ type leases struct{ m LeaseManager }
 func (c leases) Start(_ context.Context, l lease.Lease) (Position, error) {
 	// The lease was taken with a compare-and-set on its counter, and every
 	// checkpoint moves the counter, so the checkpoint read with it is current.
-	return Position{Sequence: l.Checkpoint, SubSequence: l.SubSequence}, nil
+	return Position{Sequence: l.Checkpoint, SubSequence: l.SubSequence, Timestamp: l.AtTimestamp}, nil
 }
 
 func (c leases) Checkpoint(ctx context.Context, shardID string, pos Position) error {

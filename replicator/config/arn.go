@@ -165,3 +165,13 @@ func (c Config) SessionName() string {
 	}
 	return "shardbridge"
 }
+
+// StreamRef is how Kinesis calls name the stream: its ARN when one was
+// given, else its name.
+func (c Config) StreamRef() string {
+	name, arn, ok := c.Stream()
+	if ok {
+		return arn.String()
+	}
+	return name
+}

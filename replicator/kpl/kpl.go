@@ -401,9 +401,11 @@ func InRange(sub SubRecord, startHashKey, endHashKey string) bool {
 // Skip reports whether the (seq, subSeq) position is at or before the
 // checkpoint (checkpointSeq, checkpointSubSeq), i.e. was already delivered
 // and must be skipped on resume. Sequence numbers are compared as numbers
-// (CompareSequence), then subsequences. A plain record may carry
-// subsequence -1 (this project's convention) or 0 (the KCL's); a checkpoint
-// taken at a plain record covers it either way.
+// (CompareSequence), then subsequences, as the KCL compares extended
+// sequence numbers. A whole record is passed with subsequence -1 (or 0):
+// any checkpoint at its sequence number covers it, whether the KCL's 0 or
+// an earlier version's -1. A sub-record k is covered by (seq, c) when
+// k <= c, so the KCL's (seq, 0) on an aggregate covers sub-record 0 only.
 // A checkpoint that is not a number (empty, TRIM_HORIZON, LATEST,
 // AT_TIMESTAMP, SHARD_END sentinels) or a seq that is not one skips nothing:
 // delivering twice is recoverable, losing a record is not.

@@ -92,10 +92,11 @@ func (m *Manager) Checkpoint(ctx context.Context, shardID, seq string, subSeq in
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	defer h.mu.Unlock()
+	// A record position replaces an AT_TIMESTAMP start: its timestamp goes.
 	sent, err := m.write(ctx, h,
-		"#cp = :seq, #ss = :sub, #sw = :zero", "",
+		"#cp = :seq, #ss = :sub, #sw = :zero", "#at",
 		map[string]types.AttributeValue{":seq": str(seq), ":sub": num(subSeq), ":zero": num(0)},
-		map[string]string{"#cp": attrCheckpoint, "#ss": attrSubSeq, "#sw": attrOwnerSwitch},
+		map[string]string{"#cp": attrCheckpoint, "#ss": attrSubSeq, "#sw": attrOwnerSwitch, "#at": attrAtTimestamp},
 		func(cur Lease) bool {
 			return cur.Owner == m.worker && cur.Checkpoint == seq && cur.SubSequence == subSeq
 		})
@@ -105,6 +106,7 @@ func (m *Manager) Checkpoint(ctx context.Context, shardID, seq string, subSeq in
 	m.mu.Lock()
 	h.lease.Counter++
 	h.lease.Checkpoint, h.lease.SubSequence, h.lease.OwnerSwitchesSinceCheckpoint = seq, subSeq, 0
+	h.lease.AtTimestamp = time.Time{}
 	h.lastRenewed = sent
 	m.stats.Checkpoints++
 	m.mu.Unlock()
@@ -168,13 +170,13 @@ func (m *Manager) CheckpointShardEnd(ctx context.Context, shardID string, childr
 
 	set := "#cp = :end, #ss = :zero, #sw = :zero"
 	values := map[string]types.AttributeValue{":end": str(ShardEnd), ":zero": num(0)}
-	names := map[string]string{"#cp": attrCheckpoint, "#ss": attrSubSeq, "#sw": attrOwnerSwitch}
+	names := map[string]string{"#cp": attrCheckpoint, "#ss": attrSubSeq, "#sw": attrOwnerSwitch, "#at": attrAtTimestamp}
 	if len(ids) > 0 {
 		set += ", #ch = :children"
 		values[":children"] = &types.AttributeValueMemberSS{Value: ids}
 		names["#ch"] = attrChildren
 	}
-	if _, err := m.write(ctx, h, set, "", values, names, func(cur Lease) bool {
+	if _, err := m.write(ctx, h, set, "#at", values, names, func(cur Lease) bool {
 		return cur.Owner == m.worker && cur.Finished()
 	}); err != nil {
 		return m.writeFailed(ctx, h, "checkpoint shard end", err)
@@ -182,6 +184,7 @@ func (m *Manager) CheckpointShardEnd(ctx context.Context, shardID string, childr
 	m.mu.Lock()
 	h.lease.Counter++
 	h.lease.Checkpoint, h.lease.SubSequence, h.lease.OwnerSwitchesSinceCheckpoint = ShardEnd, 0, 0
+	h.lease.AtTimestamp = time.Time{}
 	h.lease.ChildShardIDs = ids
 	m.mu.Unlock()
 	m.drop(h, Released, "shard end", "")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -30,11 +31,26 @@ const (
 	attrChildren     = "childShardIds"
 	attrStartingHash = "startingHashKey"
 	attrEndingHash   = "endingHashKey"
+	attrEntityType   = "entityType"
+
+	// attrAtTimestamp is this project's own attribute, not the KCL's: the
+	// timestamp (N, Unix milliseconds) of a checkpoint at AT_TIMESTAMP, so
+	// that each row can name its own (the KCL takes it from configuration).
+	// The KCL ignores attributes it does not know.
+	attrAtTimestamp = "shardbridgeAtTimestamp"
 )
+
+// entityLease is the only entityType value (written by KCL 3.x) that marks a
+// lease row; rows of other entity types are not leases.
+const entityLease = "LEASE"
 
 // ErrLeaseLost is returned (wrapped with the shard id) when a worker writes to
 // a lease it no longer holds: the row's counter or owner moved under it.
 var ErrLeaseLost = errors.New("lease lost")
+
+// ErrNotLease marks a row of the lease table that is not a lease (an
+// entityType other than LEASE): it is skipped without complaint.
+var ErrNotLease = errors.New("not a lease row")
 
 // ErrCorrupt marks a lease row whose attributes are missing or malformed.
 var ErrCorrupt = errors.New("corrupt lease row")
@@ -47,9 +63,19 @@ type Lease struct {
 
 	// Checkpoint is a sequence number or one of the sentinels TrimHorizon,
 	// Latest, AtTimestamp, ShardEnd.
-	Checkpoint                   string
-	SubSequence                  int64 // checkpointSubSequenceNumber
+	Checkpoint string
+	// SubSequence is checkpointSubSequenceNumber, as the KCL writes it: 0
+	// for a whole (non-aggregated) record, the sub-record's index for a KPL
+	// aggregate (everything up to it is done), 0 with a sentinel. -1 was
+	// written for a whole record by earlier replicator versions and is read
+	// as "the whole record at Checkpoint is done".
+	SubSequence                  int64
 	OwnerSwitchesSinceCheckpoint int64
+
+	// AtTimestamp is where a checkpoint at AT_TIMESTAMP starts (the
+	// shardbridgeAtTimestamp attribute); zero means the configured initial
+	// timestamp.
+	AtTimestamp time.Time
 
 	ParentShardIDs []string
 	ChildShardIDs  []string
@@ -116,6 +142,9 @@ func toItem(l Lease) map[string]types.AttributeValue {
 	if l.EndingHashKey != "" {
 		it[attrEndingHash] = &types.AttributeValueMemberS{Value: l.EndingHashKey}
 	}
+	if l.Checkpoint == AtTimestamp && !l.AtTimestamp.IsZero() {
+		it[attrAtTimestamp] = num(l.AtTimestamp.UnixMilli())
+	}
 	return it
 }
 
@@ -128,8 +157,18 @@ func str(s string) *types.AttributeValueMemberS { return &types.AttributeValueMe
 // fromItem parses a row. leaseKey, leaseCounter and checkpoint are required;
 // the rest default to zero values when absent, but a present attribute of the
 // wrong type is corruption. The error names the shard when it is known.
+// Attributes the KCL adds and the replicator does not use (pendingCheckpoint,
+// throughputKBps, checkpointOwner, ...) are ignored; a row whose entityType
+// is not LEASE is ErrNotLease.
 func fromItem(it map[string]types.AttributeValue) (Lease, error) {
 	var l Lease
+	if e, ok := it[attrEntityType].(*types.AttributeValueMemberS); ok && e.Value != entityLease {
+		k, _ := it[attrKey].(*types.AttributeValueMemberS)
+		if k != nil {
+			l.ShardID = k.Value
+		}
+		return l, fmt.Errorf("%w: %s %q", ErrNotLease, attrEntityType, e.Value)
+	}
 	key, ok := it[attrKey].(*types.AttributeValueMemberS)
 	if !ok || key.Value == "" {
 		return l, fmt.Errorf("%w: %s missing or not a string", ErrCorrupt, attrKey)
@@ -165,6 +204,13 @@ func fromItem(it map[string]types.AttributeValue) (Lease, error) {
 	}
 	if l.EndingHashKey, err = getStr(it, attrEndingHash, false); err != nil {
 		return bad(attrEndingHash, err.Error())
+	}
+	ms, err := getNum(it, attrAtTimestamp, false)
+	if err != nil {
+		return bad(attrAtTimestamp, err.Error())
+	}
+	if _, present := it[attrAtTimestamp]; present && l.Checkpoint == AtTimestamp {
+		l.AtTimestamp = time.UnixMilli(ms).UTC()
 	}
 	return l, nil
 }

@@ -493,6 +493,9 @@ func (m *Manager) scan(ctx context.Context) ([]Lease, []string, error) {
 		}
 		for _, it := range out.Items {
 			l, err := fromItem(it)
+			if errors.Is(err, ErrNotLease) {
+				continue // another entity the KCL keeps in the table
+			}
 			if err != nil {
 				id := l.ShardID
 				if id == "" {

@@ -165,6 +165,7 @@ func (m *Manager) lose(ctx context.Context, h *heldLease, prefix string) (reason
 		if cur, ok, err := m.Get(ctx, id); err == nil && ok && cur.Owner == m.worker {
 			m.mu.Lock()
 			h.lease.Counter, h.lease.Checkpoint, h.lease.SubSequence = cur.Counter, cur.Checkpoint, cur.SubSequence
+			h.lease.AtTimestamp = cur.AtTimestamp
 			h.lease.OwnerSwitchesSinceCheckpoint = cur.OwnerSwitchesSinceCheckpoint
 			h.uncertain = false
 			m.mu.Unlock()
@@ -189,7 +190,7 @@ func (m *Manager) lose(ctx context.Context, h *heldLease, prefix string) (reason
 // To reset an application's positions, stop every instance first.
 func (m *Manager) recreate(ctx context.Context, l Lease) string {
 	row := Lease{
-		ShardID: l.ShardID, Checkpoint: l.Checkpoint, SubSequence: l.SubSequence,
+		ShardID: l.ShardID, Checkpoint: l.Checkpoint, SubSequence: l.SubSequence, AtTimestamp: l.AtTimestamp,
 		ParentShardIDs: l.ParentShardIDs, StartingHashKey: l.StartingHashKey, EndingHashKey: l.EndingHashKey,
 	}
 	created, err := m.CreateLease(ctx, row)

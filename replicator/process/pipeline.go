@@ -80,7 +80,8 @@ type Result struct {
 	Skipped, OutOfRange, Filtered int
 	// LastSubSequence is the highest subsequence seen (including skipped and
 	// filtered ones), -1 for a plain record: the checkpoint position once
-	// every item is acknowledged.
+	// every item is acknowledged (checkpoint.Record writes a plain record's
+	// as 0, the KCL's value).
 	LastSubSequence int64
 }
 
@@ -107,6 +108,12 @@ func (p *Pipeline) Process(ctx context.Context, r Record, pos Position) (Result,
 		case errors.Is(err, kpl.ErrNotAggregated):
 			inputs = []Record{r}
 		case err != nil:
+			// A malformed aggregate is a whole record: a checkpoint at it
+			// (seq, 0) covers it, or the resume would dead-letter it again.
+			if kpl.Skip(r.SequenceNumber, -1, pos.CheckpointSeq, pos.CheckpointSubSeq) {
+				res.Skipped++
+				return res, nil
+			}
 			res.Items = []Item{{Record: r, Err: &StageError{Stage: StageDeaggregate, Err: err}}}
 			return res, nil
 		default:

@@ -86,8 +86,14 @@ func TestPipelineResumeSkips(t *testing.T) {
 	// A plain record at the checkpoint is skipped, one after it is not.
 	plain := sample()
 	plain.SequenceNumber = seq
-	if res := process(t, NewPipeline(), plain, Position{CheckpointSeq: seq}); res.Skipped != 1 || len(res.Items) != 0 {
-		t.Fatalf("plain record at checkpoint: %+v", res)
+	for _, sub := range []int64{0, -1} { // the KCL's 0; an earlier version's -1
+		if res := process(t, NewPipeline(), plain, Position{CheckpointSeq: seq, CheckpointSubSeq: sub}); res.Skipped != 1 || len(res.Items) != 0 {
+			t.Fatalf("plain record at checkpoint (seq, %d): %+v", sub, res)
+		}
+	}
+	// The KCL's (seq, 0) on an aggregate covers sub-record 0 only.
+	if res := process(t, NewPipeline(), r, Position{CheckpointSeq: seq, CheckpointSubSeq: 0}); res.Skipped != 1 || len(res.Items) != 5 {
+		t.Fatalf("resume at (seq, 0) on an aggregate: skipped %d, items %d", res.Skipped, len(res.Items))
 	}
 	if res := process(t, NewPipeline(), plain, Position{CheckpointSeq: "TRIM_HORIZON"}); len(res.Items) != 1 {
 		t.Fatalf("sentinel checkpoint skipped a record: %+v", res)
@@ -140,6 +146,12 @@ func TestPipelineDeaggregateFailure(t *testing.T) {
 	}
 	if !strings.Contains(res.Items[0].Err.Error(), "partition_key_index") {
 		t.Fatalf("error does not say what is wrong: %v", res.Items[0].Err)
+	}
+	// Checkpointed as a whole record, (seq, 0): a resume does not
+	// dead-letter it again.
+	r.SequenceNumber = seq
+	if res := process(t, NewPipeline(), r, Position{CheckpointSeq: seq, CheckpointSubSeq: 0}); res.Skipped != 1 || len(res.Items) != 0 {
+		t.Fatalf("corrupt aggregate at its checkpoint: %+v", res)
 	}
 }
 

@@ -14,6 +14,13 @@
 // next owner re-reads them — nothing is lost, but the stop was not clean);
 // 2 on bad configuration (one line on stderr naming the setting). Logs are
 // JSON lines on stderr.
+//
+// Operator commands (docs/operations.md, "Operator commands") take the same
+// settings: `replicator leases [--json]` prints the lease table with each
+// shard's lag; `replicator reset --position TRIM_HORIZON|LATEST|AT_TIMESTAMP
+// [--at RFC3339] [--shard ID] [--force]` rewrites checkpoints for a replay.
+// They exit 0 on success, 2 on a usage or configuration error, 1 otherwise
+// (a missing table, an unknown shard, a refusal), with one line on stderr.
 package main
 
 import (
@@ -36,9 +43,15 @@ func main() {
 }
 
 func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if _, ok := subcommands[args[0]]; ok {
+			return runSub(args[0], args[1:], lookup, stdout, stderr)
+		}
+	}
 	cfg, err := config.LoadArgs(args, lookup)
 	if errors.Is(err, flag.ErrHelp) {
 		config.Usage(stdout)
+		fmt.Fprintln(stdout, "\nOperator commands: replicator leases -h, replicator reset -h")
 		return 0
 	}
 	if err != nil {
@@ -47,7 +60,7 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, stop := signalContext()
 	defer stop()
 
 	r, err := replicator.New(ctx, cfg, replicator.WithLogger(log))
@@ -68,6 +81,11 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 	}
 	log.Info("replicator stopped")
 	return 0
+}
+
+// signalContext ends at SIGTERM or SIGINT.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 }
 
 // oneLine keeps the configuration error on one line, as the contract says.
