@@ -19,7 +19,6 @@ type sample struct {
 	cpu     time.Duration   // the replicator's CPU time so far
 	offsets map[int32]int64 // end offsets, or last stable offsets at exactly-once
 	sum     int64           // of offsets
-	calls   int64           // GetRecords calls so far
 }
 
 // waitCatchUp polls the topic until it holds every backlog record and
@@ -31,7 +30,7 @@ type sample struct {
 // offsets can sum to the backlog before every record is visible; once they
 // do, a read_committed consumer counts the distinct records, and the answer
 // is the first sample whose stable offsets lie past the last of them.
-func waitCatchUp(ctx context.Context, adm *kadm.Client, kafkaOpts []kgo.Opt, topic string, records int, exactly bool, rep *replicator, calls func() int64) (sample, error) {
+func waitCatchUp(ctx context.Context, adm *kadm.Client, kafkaOpts []kgo.Opt, topic string, records int, exactly bool, rep *replicator) (sample, error) {
 	var history []sample
 	var counted chan countResult
 	tick := time.NewTicker(pollEvery)
@@ -40,7 +39,7 @@ func waitCatchUp(ctx context.Context, adm *kadm.Client, kafkaOpts []kgo.Opt, top
 		if err := rep.exited(); err != nil {
 			return sample{}, err
 		}
-		s, err := look(ctx, adm, topic, exactly, rep, calls)
+		s, err := look(ctx, adm, topic, exactly, rep)
 		if err != nil {
 			return sample{}, err
 		}
@@ -83,7 +82,7 @@ func waitCatchUp(ctx context.Context, adm *kadm.Client, kafkaOpts []kgo.Opt, top
 	}
 }
 
-func look(ctx context.Context, adm *kadm.Client, topic string, exactly bool, rep *replicator, calls func() int64) (sample, error) {
+func look(ctx context.Context, adm *kadm.Client, topic string, exactly bool, rep *replicator) (sample, error) {
 	cpu, _ := cpuTime(rep.pid()) // 0 where /proc is missing: the field is then left out
 	list := adm.ListEndOffsets
 	if exactly {
@@ -96,7 +95,7 @@ func look(ctx context.Context, adm *kadm.Client, topic string, exactly bool, rep
 	if err != nil {
 		return sample{}, fmt.Errorf("list offsets of %s: %w", topic, err)
 	}
-	s := sample{at: time.Now(), cpu: cpu, calls: calls(), offsets: map[int32]int64{}}
+	s := sample{at: time.Now(), cpu: cpu, offsets: map[int32]int64{}}
 	l.Each(func(o kadm.ListedOffset) {
 		s.offsets[o.Partition] = o.Offset
 		s.sum += o.Offset

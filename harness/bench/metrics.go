@@ -10,32 +10,40 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// throttledGets reads how many GetRecords calls the replicator saw refused
-// (replicator_throttles_total{operation="GetRecords"}).
-func throttledGets(ctx context.Context, base string) (int64, error) {
+// readCounts are the replicator's own counts of its Kinesis reads.
+type readCounts struct {
+	recordsIn     int64 // replicator_records_in_total
+	throttledGets int64 // replicator_throttles_total{operation="GetRecords"}
+}
+
+// scrapeReads reads the replicator's /metrics.
+func scrapeReads(ctx context.Context, base string) (readCounts, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return readCounts{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("scrape metrics: %w", err)
+		return readCounts{}, fmt.Errorf("scrape metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return 0, fmt.Errorf("scrape metrics: %w", err)
+		return readCounts{}, fmt.Errorf("scrape metrics: %w", err)
 	}
-	var n float64
+	var c readCounts
+	for _, m := range fams["replicator_records_in_total"].GetMetric() {
+		c.recordsIn += int64(m.GetCounter().GetValue())
+	}
 	for _, m := range fams["replicator_throttles_total"].GetMetric() {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == "operation" && l.GetValue() == "GetRecords" {
-				n += m.GetCounter().GetValue()
+				c.throttledGets += int64(m.GetCounter().GetValue())
 			}
 		}
 	}
-	return int64(n), nil
+	return c, nil
 }

@@ -30,15 +30,17 @@ type Result struct {
 	PeakRSSBytes     int64   `json:"peak_rss_bytes,omitempty"`    // VmHWM before the stop
 	MaxRSSBytes      int64   `json:"max_rss_bytes,omitempty"`     // rusage of the exited process
 
-	GetRecordsCalls     int64   `json:"get_records_calls,omitempty"`     // over the catch-up
+	GetRecordsCalls     int64   `json:"get_records_calls,omitempty"`     // by the end of the catch-up
 	GetRecordsThrottled int64   `json:"get_records_throttled,omitempty"` // of those, refused
 	RecordsPerCall      float64 `json:"records_per_call,omitempty"`      // per call that was not refused
 
 	// Limits on only: the rate the emulator's read limits allow, and the
 	// measured catch-up rate as a fraction of it.
-	ReadLimitMBPerSecond  float64 `json:"read_limit_mb_per_second,omitempty"`  // shards × 2 MiB/s
-	CallsLimitMBPerSecond float64 `json:"calls_limit_mb_per_second,omitempty"` // shards × 5 calls/s × records_per_call × record_bytes
-	ReadLimitRatio        float64 `json:"read_limit_ratio,omitempty"`          // mb_per_second / the lower of the two
+	ReadLimitMBPerSecond  float64  `json:"read_limit_mb_per_second,omitempty"`  // shards × 2 MiB/s
+	CallsLimitMBPerSecond float64  `json:"calls_limit_mb_per_second,omitempty"` // shards × 5 calls/s × records_per_call × record_bytes
+	ReadLimitRatio        float64  `json:"read_limit_ratio,omitempty"`          // mb_per_second / the lower of the two
+	ReadLimitFloorSeconds *float64 `json:"read_limit_floor_seconds,omitempty"`  // fewest seconds the limits allow this backlog (bursts counted; may be 0)
+	ReadLimitFloorRatio   *float64 `json:"read_limit_floor_ratio,omitempty"`    // read_limit_floor_seconds / catchup_seconds
 
 	TailRate     float64 `json:"tail_rate,omitempty"` // records/s written after the catch-up
 	TailRecords  int     `json:"tail_records,omitempty"`

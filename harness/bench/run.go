@@ -41,7 +41,13 @@ const (
 const (
 	readBytesPerShard = 2 << 20 // bytes/s
 	readCallsPerShard = 5       // GetRecords/s
+
+	maxGetRecords      = 10_000   // records per GetRecords (also the replicator's default)
+	maxGetRecordsBytes = 10 << 20 // bytes per GetRecords, as the emulator caps it
 )
+
+// tailSettle is the pause between the catch-up and the tail writes.
+const tailSettle = 2 * time.Second
 
 // fillParallel PutRecords calls fill a backlog.
 const fillParallel = 4
@@ -184,7 +190,7 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	}
 	defer admCl.Close()
 	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	done, err := waitCatchUp(cctx, kadm.NewClient(admCl), kopts, topicName, c.Records, c.Delivery == ExactlyOnce, rep, calls)
+	done, err := waitCatchUp(cctx, kadm.NewClient(admCl), kopts, topicName, c.Records, c.Delivery == ExactlyOnce, rep)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("catch-up of %d records: %w", c.Records, err)
@@ -197,12 +203,13 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 		res.CPUSeconds = round(done.cpu.Seconds(), 3)
 		res.CPUUsPerRecord = round(float64(done.cpu.Microseconds())/float64(c.Records), 3)
 	}
-	res.GetRecordsCalls = done.calls
-	if n, err := throttledGets(ctx, rep.metrics); err == nil {
-		res.GetRecordsThrottled = n
-	}
-	if ok := res.GetRecordsCalls - res.GetRecordsThrottled; ok > 0 {
-		res.RecordsPerCall = round(float64(c.Records)/float64(ok), 1)
+	// Calls, refusals and records read are taken together, now: the
+	// catch-up sample may lie in the past (exactly-once).
+	if rc, err := scrapeReads(ctx, rep.metrics); err == nil {
+		res.GetRecordsCalls, res.GetRecordsThrottled = calls(), rc.throttledGets
+		if ok := res.GetRecordsCalls - res.GetRecordsThrottled; ok > 0 {
+			res.RecordsPerCall = round(float64(rc.recordsIn)/float64(ok), 1)
+		}
 	}
 	if c.Limits {
 		readLimit(c, res)
@@ -210,6 +217,19 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	log.Info("caught up", "seconds", res.CatchupSeconds, "records_per_s", res.RecordsPerSecond, "mb_per_s", res.MBPerSecond)
 
 	if rate := tailRate(cfg, c); rate > 0 && cfg.TailDuration > 0 {
+		// Tailing is the steady state: let the catch-up's debt to the read
+		// limits (an admitted GetRecords is charged after it returns) be
+		// repaid first, and the producer's last batches settle.
+		settle := tailSettle
+		if c.Limits {
+			perShard := float64((c.Records+c.Shards-1)/c.Shards) * float64(c.RecordBytes)
+			settle += time.Duration(max(0, perShard/readBytesPerShard-secs) * float64(time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(settle):
+		}
 		drain := 30 * time.Second
 		tctx, cancel := context.WithTimeout(ctx, cfg.TailDuration+drain+30*time.Second)
 		t, err := tailRun{w: w, kafkaOpts: kopts, topic: topicName, start: done.offsets, exactly: c.Delivery == ExactlyOnce,
@@ -234,8 +254,9 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	return err
 }
 
-// readLimit fills the limits-on fields: the read rate the emulator allows
-// and the catch-up rate as a fraction of it.
+// readLimit fills the limits-on fields: the read rates the emulator
+// allows, the catch-up rate as a fraction of them, and the fewest seconds
+// the limits allow this backlog.
 func readLimit(c Case, res *Result) {
 	bytesLimit := float64(c.Shards) * readBytesPerShard / 1e6
 	res.ReadLimitMBPerSecond = round(bytesLimit, 3)
@@ -246,6 +267,26 @@ func readLimit(c Case, res *Result) {
 		limit = min(limit, callsLimit)
 	}
 	res.ReadLimitRatio = round(res.MBPerSecond/limit, 3)
+	floor := readFloor(c)
+	secs, ratio := round(floor, 3), round(floor/res.CatchupSeconds, 3)
+	res.ReadLimitFloorSeconds, res.ReadLimitFloorRatio = &secs, &ratio
+}
+
+// readFloor is the fewest seconds the emulator's read limits allow the
+// fullest shard's backlog. Its buckets start full (one second's worth) and
+// an admitted GetRecords is charged after it returns, up to 10,000 records
+// or 10 MB, so a backlog of a few seconds' reads goes faster than 2 MiB/s
+// (read_limit_ratio above 1); this floor counts both.
+func readFloor(c Case) float64 {
+	const keyBytes = 6 // partition keys are "k" and the record id
+	recs := (c.Records + c.Shards - 1) / c.Shards
+	size := c.RecordBytes + keyBytes
+	perCall := min(maxGetRecords, max(maxGetRecordsBytes/size, 1))
+	calls := (recs + perCall - 1) / perCall
+	last := min(recs, perCall) * size // the last call's bytes, charged after
+	byBytes := float64(recs*size-last-readBytesPerShard) / readBytesPerShard
+	byCalls := float64(calls-readCallsPerShard) / readCallsPerShard
+	return max(byBytes, byCalls, 0)
 }
 
 // tailRate is the steady write rate after the catch-up: the asked rate,
