@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 )
@@ -23,6 +24,9 @@ type Config struct {
 	Shards     []int    // shards per stream
 	Sizes      []int    // record data bytes
 	Deliveries []string // AtLeastOnce, ExactlyOnce
+	// Only keeps the cases of the matrix whose name matches one of these
+	// path.Match patterns, e.g. "at-least-once/4x200B/*"; empty keeps all.
+	Only []string
 
 	// The backlog of a case is BacklogBytes of records or BacklogRecords,
 	// whichever is fewer records.
@@ -87,12 +91,28 @@ func (c Config) Cases() []Case {
 					if byBytes := c.BacklogBytes / int64(size); byBytes < int64(n) {
 						n = int(byBytes)
 					}
-					out = append(out, Case{Shards: shards, RecordBytes: size, Limits: lim, Delivery: d, Records: max(n, 1)})
+					cs := Case{Shards: shards, RecordBytes: size, Limits: lim, Delivery: d, Records: max(n, 1)}
+					if c.selected(cs.Name()) {
+						out = append(out, cs)
+					}
 				}
 			}
 		}
 	}
 	return out
+}
+
+// selected reports whether Only keeps the case named name.
+func (c Config) selected(name string) bool {
+	if len(c.Only) == 0 {
+		return true
+	}
+	for _, p := range c.Only {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -123,6 +143,14 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		return errors.New("timeout must be positive")
+	}
+	for _, p := range c.Only {
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("only %q: %w", p, err)
+		}
+	}
+	if len(c.Cases()) == 0 {
+		return fmt.Errorf("no case of the matrix matches %s", strings.Join(c.Only, ","))
 	}
 	for _, kv := range c.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

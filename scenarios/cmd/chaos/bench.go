@@ -24,6 +24,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	shards := fs.String("shards", "4,16,64", "shards per stream, comma-separated")
 	sizes := fs.String("sizes", "200,20000,1000000", "record data bytes, comma-separated (at most 1000000)")
 	delivery := fs.String("delivery", "at-least-once,exactly-once", "delivery modes, comma-separated")
+	only := fs.String("only", "", "keep the cases whose name matches one of these patterns, comma-separated (e.g. 'at-least-once/4x200B/*')")
 	backlogMB := fs.Float64("backlog-mb", float64(def.BacklogBytes)/1e6, "backlog per case in MB (10^6 bytes)…")
 	backlogRecords := fs.Int("backlog-records", def.BacklogRecords, "…or this many records, whichever is fewer")
 	tailRate := fs.Int("tail-rate", def.TailRate, "records/s written after the catch-up (0: no latency measurement)")
@@ -56,7 +57,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if cfg.Sizes, err = parseInts(*sizes); err != nil {
 		return usageErr("sizes", err)
 	}
-	cfg.Deliveries = splitList(*delivery)
+	cfg.Deliveries, cfg.Only = splitList(*delivery), splitList(*only)
 	cfg.BacklogBytes, cfg.BacklogRecords = int64(*backlogMB*1e6), *backlogRecords
 	cfg.TailRate, cfg.TailMBps, cfg.TailDuration, cfg.Timeout = *tailRate, *tailMBps, *tailFor, *timeout
 	cfg.Replicator, cfg.Env = *replicator, env

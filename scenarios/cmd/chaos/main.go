@@ -4,7 +4,8 @@
 //	chaos list [--labels]
 //	chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [-v]
 //	chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
-//	            [--delivery at-least-once,exactly-once] [--env KEY=VALUE]... [--seed N]
+//	            [--delivery at-least-once,exactly-once] [--only PATTERN,...]
+//	            [--env KEY=VALUE]... [--seed N]
 //
 // demo (what `make demo` runs) starts the embedded environment, two
 // replicator instances and a hot-key workload, splits the hot shard, kills an
@@ -59,8 +60,8 @@ const usage = `usage:
   chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [-v]
                                                              run one scenario
   chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
-              [--delivery at-least-once,exactly-once] [--env KEY=VALUE]... [--seed N]
-                                                             benchmarks, one JSON line per case (make bench)
+              [--delivery at-least-once,exactly-once] [--only PATTERN,...]
+              [--env KEY=VALUE]... [--seed N]                benchmarks, one JSON line per case (make bench)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
