@@ -28,7 +28,10 @@ type Result struct {
 	CPUUsPerRecord   float64 `json:"cpu_us_per_record,omitempty"` // replicator, over the catch-up
 	CPUTotalSeconds  float64 `json:"cpu_total_seconds,omitempty"` // replicator, whole life (rusage)
 	PeakRSSBytes     int64   `json:"peak_rss_bytes,omitempty"`    // VmHWM before the stop
-	MaxRSSBytes      int64   `json:"max_rss_bytes,omitempty"`     // rusage of the exited process
+	// MaxRSSBytes is ru_maxrss of the exited process. Linux carries a
+	// process's high-water mark across exec, and the child's life began as
+	// a copy of this (large) process, so it is an upper bound at best.
+	MaxRSSBytes int64 `json:"max_rss_bytes,omitempty"`
 
 	GetRecordsCalls     int64   `json:"get_records_calls,omitempty"`     // by the end of the catch-up
 	GetRecordsThrottled int64   `json:"get_records_throttled,omitempty"` // of those, refused
