@@ -58,7 +58,7 @@ func TestSmallestCase(t *testing.T) {
 		t.Errorf("records %d, backlog bytes %d; want 2000, 400000", r.Records, r.BacklogBytes)
 	}
 	positive := map[string]float64{
-		"catchup_seconds": r.CatchupSeconds, "records_per_second": r.RecordsPerSecond, "mb_per_second": r.MBPerSecond,
+		"catchup_seconds": r.CatchupSeconds, "ready_seconds": r.ReadySeconds, "records_per_second": r.RecordsPerSecond, "mb_per_second": r.MBPerSecond,
 		"peak_rss_bytes": float64(r.PeakRSSBytes), "max_rss_bytes": float64(r.MaxRSSBytes), "cpu_total_seconds": r.CPUTotalSeconds,
 		"tail_p50_ms": r.TailP50Ms, "tail_p99_ms": r.TailP99Ms, "get_records_calls": float64(r.GetRecordsCalls),
 	}

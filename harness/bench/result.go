@@ -21,6 +21,7 @@ type Result struct {
 	BacklogBytes int64   `json:"backlog_bytes"`
 	FillSeconds  float64 `json:"fill_seconds"`
 
+	ReadySeconds     float64 `json:"ready_seconds,omitempty"` // exec to /readyz 200, part of the catch-up
 	CatchupSeconds   float64 `json:"catchup_seconds,omitempty"`
 	RecordsPerSecond float64 `json:"records_per_second,omitempty"`
 	MBPerSecond      float64 `json:"mb_per_second,omitempty"`

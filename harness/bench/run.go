@@ -182,6 +182,13 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 		}
 	}()
 	log.Info("replicator started", "pid", rep.pid(), "log", logPath)
+	ready := make(chan time.Duration, 1)
+	rctx, stopReady := context.WithCancel(ctx)
+	defer stopReady()
+	go func() {
+		d, _ := rep.waitReady(rctx) // 0 if it never was: the catch-up reports why
+		ready <- d
+	}()
 
 	kopts := append(env.KafkaOpts(), kgo.SeedBrokers(env.Brokers()...))
 	admCl, err := kgo.NewClient(kopts...)
@@ -194,6 +201,11 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	cancel()
 	if err != nil {
 		return fmt.Errorf("catch-up of %d records: %w", c.Records, err)
+	}
+	select {
+	case d := <-ready:
+		res.ReadySeconds = round(d.Seconds(), 3)
+	case <-time.After(time.Second):
 	}
 	secs := done.at.Sub(rep.started).Seconds()
 	res.CatchupSeconds = round(secs, 3)
