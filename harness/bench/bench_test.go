@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -141,4 +143,30 @@ func TestPayloadRoundTrip(t *testing.T) {
 	if _, ok := recordID([]byte("not a bench record")); ok {
 		t.Error("a foreign record read as a bench record")
 	}
+}
+
+// A replicator that exits makes its case a JSON line with an error, and
+// Run counts it failed.
+func TestFailingCase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the replicator binary")
+	}
+	cfg := Defaults()
+	cfg.Limits, cfg.Shards, cfg.Sizes, cfg.Deliveries = []bool{false}, []int{1}, []int{200}, []string{AtLeastOnce}
+	cfg.BacklogRecords, cfg.Timeout = 10, time.Minute
+	cfg.Env = []string{"REPLICATOR_POLL_INTERVAL=1ms"} // below the minimum: exit 2
+	var out bytes.Buffer
+	failed, err := Run(context.Background(), cfg, &out, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if err != nil || failed != 1 {
+		t.Fatalf("Run: %d failed, err %v; want 1 failed", failed, err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n"))
+	var r Result
+	if err := json.Unmarshal(lines[len(lines)-1], &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Error == "" || !bytes.Contains([]byte(r.Error), []byte("REPLICATOR_POLL_INTERVAL")) || r.Log == "" {
+		t.Errorf("error %q, log %q: want the replicator's complaint and its log", r.Error, r.Log)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(filepath.Dir(r.Log)) })
 }
