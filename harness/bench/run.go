@@ -37,15 +37,6 @@ const (
 	kafkaRecordOverhead  = 1024 // key, headers, batch framing, generously
 )
 
-// Read limits the emulator enforces per shard with limits on.
-const (
-	readBytesPerShard = 2 << 20 // bytes/s
-	readCallsPerShard = 5       // GetRecords/s
-
-	maxGetRecords      = 10_000   // records per GetRecords (also the replicator's default)
-	maxGetRecordsBytes = 10 << 20 // bytes per GetRecords, as the emulator caps it
-)
-
 // tailSettle is the pause between the catch-up and the tail writes.
 const tailSettle = 2 * time.Second
 
@@ -114,6 +105,8 @@ func runCase(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	return res
 }
 
+// measure runs one case in an environment of its own: backlog, replicator,
+// catch-up, tail, stop.
 func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *slog.Logger, res *Result) (err error) {
 	env, err := backend.Start(ctx, backend.WithKind(backend.Embedded), backend.WithKinesisLimits(c.Limits), backend.WithSeed(cfg.Seed))
 	if err != nil {
@@ -121,29 +114,9 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	}
 	defer func() { err = errors.Join(err, env.Close(context.WithoutCancel(ctx))) }()
 
-	// The backlog goes in with limits off: it is the reads being measured,
-	// and at 1 MiB/s per shard the writes alone would take minutes.
-	if c.Limits {
-		env.KinesisEmulator().SetLimits(streamName, false)
-	}
-	if err := env.CreateStream(ctx, streamName, c.Shards); err != nil {
-		return err
-	}
-	if err := env.CreateTopicWithConfig(ctx, topicName, int32(c.Shards), map[string]string{"max.message.bytes": strconv.Itoa(topicMaxMessageBytes)}); err != nil {
-		return err
-	}
-	w, err := newWriter(ctx, env.Kinesis(), streamName, newPayloads(c.RecordBytes, cfg.Seed))
+	w, err := prepare(ctx, env, cfg, c, res, log)
 	if err != nil {
 		return err
-	}
-	fillStart := time.Now()
-	if err := w.fill(ctx, c.Records, fillParallel); err != nil {
-		return err
-	}
-	res.FillSeconds = round(time.Since(fillStart).Seconds(), 3)
-	log.Info("backlog written", "records", c.Records, "seconds", res.FillSeconds)
-	if c.Limits {
-		env.KinesisEmulator().SetLimits(streamName, true)
 	}
 	// A rule that adds 1 ns to every GetRecords counts the calls.
 	ruleID := env.Faults().Add(fault.Rule{Name: "bench: count GetRecords", Service: fault.ServiceKinesis,
@@ -208,12 +181,31 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	case <-time.After(time.Second):
 	}
 	secs := done.at.Sub(rep.started).Seconds()
+	catchUpFields(ctx, c, secs, done.cpu, rep, calls, res)
+	log.Info("caught up", "seconds", res.CatchupSeconds, "records_per_s", res.RecordsPerSecond, "mb_per_s", res.MBPerSecond)
+
+	if err := tail(ctx, cfg, c, w, kopts, done.offsets, secs, rep, res); err != nil {
+		return err
+	}
+
+	if rss, err := peakRSS(rep.pid()); err == nil {
+		res.PeakRSSBytes = rss
+	}
+	stopped = true
+	cpu, maxRSS, err := rep.stop(60 * time.Second)
+	res.CPUTotalSeconds, res.MaxRSSBytes = round(cpu.Seconds(), 3), maxRSS
+	return err
+}
+
+// catchUpFields fills the catch-up's fields: secs and cpu from its sample,
+// the read counts from now.
+func catchUpFields(ctx context.Context, c Case, secs float64, cpu time.Duration, rep *replicator, calls func() int64, res *Result) {
 	res.CatchupSeconds = round(secs, 3)
 	res.RecordsPerSecond = round(float64(c.Records)/secs, 1)
 	res.MBPerSecond = round(float64(res.BacklogBytes)/1e6/secs, 3)
-	if done.cpu > 0 {
-		res.CPUSeconds = round(done.cpu.Seconds(), 3)
-		res.CPUUsPerRecord = round(float64(done.cpu.Microseconds())/float64(c.Records), 3)
+	if cpu > 0 {
+		res.CPUSeconds = round(cpu.Seconds(), 3)
+		res.CPUUsPerRecord = round(float64(cpu.Microseconds())/float64(c.Records), 3)
 	}
 	// Calls, refusals and records read are taken together, now: the
 	// catch-up sample may lie in the past (exactly-once).
@@ -226,95 +218,71 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	if c.Limits {
 		readLimit(c, res)
 	}
-	log.Info("caught up", "seconds", res.CatchupSeconds, "records_per_s", res.RecordsPerSecond, "mb_per_s", res.MBPerSecond)
-
-	if rate := tailRate(cfg, c); rate > 0 && cfg.TailDuration > 0 {
-		// Tailing is the steady state: let the catch-up's debt to the read
-		// limits (an admitted GetRecords is charged after it returns) be
-		// repaid first, and the producer's last batches settle.
-		settle := tailSettle
-		if c.Limits {
-			perShard := float64((c.Records+c.Shards-1)/c.Shards) * float64(c.RecordBytes)
-			settle += time.Duration(max(0, perShard/readBytesPerShard-secs) * float64(time.Second))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(settle):
-		}
-		drain := 30 * time.Second
-		tctx, cancel := context.WithTimeout(ctx, cfg.TailDuration+drain+30*time.Second)
-		t, err := tailRun{w: w, kafkaOpts: kopts, topic: topicName, start: done.offsets, exactly: c.Delivery == ExactlyOnce,
-			firstID: uint64(c.Records), rate: rate, duration: cfg.TailDuration, drain: drain, rep: rep}.measure(tctx)
-		cancel()
-		if err != nil {
-			return err
-		}
-		res.TailRate, res.TailRecords, res.TailReceived = round(rate, 1), t.sent, t.received
-		res.TailP50Ms, res.TailP99Ms, res.TailMaxMs = ms(t.p50), ms(t.p99), ms(t.max)
-		if t.received < t.sent {
-			return fmt.Errorf("tail: %d of %d records written did not reach Kafka", t.sent-t.received, t.sent)
-		}
-	}
-
-	if rss, err := peakRSS(rep.pid()); err == nil {
-		res.PeakRSSBytes = rss
-	}
-	stopped = true
-	cpu, maxRSS, err := rep.stop(60 * time.Second)
-	res.CPUTotalSeconds, res.MaxRSSBytes = round(cpu.Seconds(), 3), maxRSS
-	return err
 }
 
-// readLimit fills the limits-on fields: the read rates the emulator
-// allows, the catch-up rate as a fraction of them, and the fewest seconds
-// the limits allow this backlog.
-func readLimit(c Case, res *Result) {
-	bytesLimit := float64(c.Shards) * readBytesPerShard / 1e6
-	res.ReadLimitMBPerSecond = round(bytesLimit, 3)
-	limit := bytesLimit
-	if res.RecordsPerCall > 0 {
-		callsLimit := float64(c.Shards) * readCallsPerShard * res.RecordsPerCall * float64(c.RecordBytes) / 1e6
-		res.CallsLimitMBPerSecond = round(callsLimit, 3)
-		limit = min(limit, callsLimit)
-	}
-	res.ReadLimitRatio = round(res.MBPerSecond/limit, 3)
-	floor := readFloor(c)
-	secs, ratio := round(floor, 3), round(floor/res.CatchupSeconds, 3)
-	res.ReadLimitFloorSeconds, res.ReadLimitFloorRatio = &secs, &ratio
-}
-
-// readFloor is the fewest seconds the emulator's read limits allow the
-// fullest shard's backlog. Its buckets start full (one second's worth) and
-// an admitted GetRecords is charged after it returns, up to 10,000 records
-// or 10 MB, so a backlog of a few seconds' reads goes faster than 2 MiB/s
-// (read_limit_ratio above 1); this floor counts both.
-func readFloor(c Case) float64 {
-	const keyBytes = 6 // partition keys are "k" and the record id
-	recs := (c.Records + c.Shards - 1) / c.Shards
-	size := c.RecordBytes + keyBytes
-	perCall := min(maxGetRecords, max(maxGetRecordsBytes/size, 1))
-	calls := (recs + perCall - 1) / perCall
-	last := min(recs, perCall) * size // the last call's bytes, charged after
-	byBytes := float64(recs*size-last-readBytesPerShard) / readBytesPerShard
-	byCalls := float64(calls-readCallsPerShard) / readCallsPerShard
-	return max(byBytes, byCalls, 0)
-}
-
-// tailRate is the steady write rate after the catch-up: the asked rate,
-// within the MB/s cap and, with limits on, within 80% of the shards' write
-// limits (1,000 records/s and 1 MiB/s each) so the writes are not
-// throttled.
-func tailRate(cfg Config, c Case) float64 {
-	r := float64(cfg.TailRate)
-	if cfg.TailMBps > 0 {
-		r = min(r, cfg.TailMBps*1e6/float64(c.RecordBytes))
-	}
+// prepare creates the stream and the topic and writes the backlog.
+func prepare(ctx context.Context, env *backend.Env, cfg Config, c Case, res *Result, log *slog.Logger) (*writer, error) {
+	// The backlog goes in with limits off: it is the reads being measured,
+	// and at 1 MiB/s per shard the writes alone would take minutes.
 	if c.Limits {
-		perShard := min(1000, float64(1<<20)/float64(c.RecordBytes+24))
-		r = min(r, 0.8*float64(c.Shards)*perShard)
+		env.KinesisEmulator().SetLimits(streamName, false)
 	}
-	return r
+	if err := env.CreateStream(ctx, streamName, c.Shards); err != nil {
+		return nil, err
+	}
+	if err := env.CreateTopicWithConfig(ctx, topicName, int32(c.Shards), map[string]string{"max.message.bytes": strconv.Itoa(topicMaxMessageBytes)}); err != nil {
+		return nil, err
+	}
+	w, err := newWriter(ctx, env.Kinesis(), streamName, newPayloads(c.RecordBytes, cfg.Seed))
+	if err != nil {
+		return nil, err
+	}
+	fillStart := time.Now()
+	if err := w.fill(ctx, c.Records, fillParallel); err != nil {
+		return nil, err
+	}
+	res.FillSeconds = round(time.Since(fillStart).Seconds(), 3)
+	log.Info("backlog written", "records", c.Records, "seconds", res.FillSeconds)
+	if c.Limits {
+		env.KinesisEmulator().SetLimits(streamName, true)
+	}
+	return w, nil
+}
+
+// tail measures the tailing latency after the catch-up (catchup seconds
+// after the replicator started), from the offsets the catch-up ended at.
+func tail(ctx context.Context, cfg Config, c Case, w *writer, kopts []kgo.Opt, start map[int32]int64, catchup float64, rep *replicator, res *Result) error {
+	rate := tailRate(cfg, c)
+	if rate <= 0 || cfg.TailDuration <= 0 {
+		return nil
+	}
+	// Tailing is the steady state: let the catch-up's debt to the read
+	// limits (an admitted GetRecords is charged after it returns) be
+	// repaid first, and the producer's last batches settle.
+	settle := tailSettle
+	if c.Limits {
+		perShard := float64((c.Records+c.Shards-1)/c.Shards) * float64(c.RecordBytes)
+		settle += time.Duration(max(0, perShard/readBytesPerShard-catchup) * float64(time.Second))
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(settle):
+	}
+	drain := 30 * time.Second
+	tctx, cancel := context.WithTimeout(ctx, cfg.TailDuration+drain+30*time.Second)
+	t, err := tailRun{w: w, kafkaOpts: kopts, topic: topicName, start: start, exactly: c.Delivery == ExactlyOnce,
+		firstID: uint64(c.Records), rate: rate, duration: cfg.TailDuration, drain: drain, rep: rep}.measure(tctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	res.TailRate, res.TailRecords, res.TailReceived = round(rate, 1), t.sent, t.received
+	res.TailP50Ms, res.TailP99Ms, res.TailMaxMs = ms(t.p50), ms(t.p99), ms(t.max)
+	if t.received < t.sent {
+		return fmt.Errorf("tail: %d of %d records written did not reach Kafka", t.sent-t.received, t.sent)
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return round(float64(d.Microseconds())/1000, 2) }
