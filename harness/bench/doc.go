@@ -16,6 +16,16 @@
 //   - with limits on, the catch-up rate against the read limit the emulator
 //     enforces (2 MiB/s and 5 GetRecords calls/s per shard).
 //
+// Contract:
+//   - Run measures the cases of a Config (a matrix of limits, shards, record
+//     sizes and delivery modes, narrowed by Only) one at a time, each in a
+//     fresh embedded environment, and writes a Host line, then one Result
+//     line per case, as JSON to its writer; progress goes to the logger.
+//   - A case that cannot finish (the replicator exits, a timeout, a record
+//     lost in the tail) is a Result with Error set and its replicator log
+//     kept; Run counts it and goes on with the next case.
+//   - Nothing about speed is judged: the caller compares lines.
+//
 // The replicator runs as a child process, built from
 // ./replicator/cmd/replicator and configured by its environment as in
 // production, for two reasons: CPU and memory are then the replicator's
