@@ -12,15 +12,16 @@ import (
 	"time"
 )
 
-// TestSmallestCase runs one tiny case end to end — build, backlog,
-// replicator process, catch-up, tail — and checks that its JSON line is
-// complete and sane. Speed is not asserted: the machine may be busy.
+// TestSmallestCase runs the smallest case end to end in both delivery
+// modes — build, backlog, replicator process, catch-up, tail — and checks
+// that each JSON line is complete and sane. Speed is not asserted: the
+// machine may be busy.
 func TestSmallestCase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the replicator binary")
 	}
 	cfg := Defaults()
-	cfg.Limits, cfg.Shards, cfg.Sizes, cfg.Deliveries = []bool{false}, []int{2}, []int{200}, []string{AtLeastOnce}
+	cfg.Limits, cfg.Shards, cfg.Sizes, cfg.Deliveries = []bool{false}, []int{2}, []int{200}, []string{AtLeastOnce, ExactlyOnce}
 	cfg.BacklogRecords = 2000
 	cfg.TailRate, cfg.TailDuration = 100, time.Second
 	cfg.Timeout = 2 * time.Minute
@@ -39,22 +40,29 @@ func TestSmallestCase(t *testing.T) {
 	for sc.Scan() {
 		lines = append(lines, append([]byte(nil), sc.Bytes()...))
 	}
-	if len(lines) != 2 {
-		t.Fatalf("want a host line and one case line, got %d lines:\n%s", len(lines), out.String())
+	if len(lines) != 3 {
+		t.Fatalf("want a host line and two case lines, got %d lines:\n%s", len(lines), out.String())
 	}
 	var host struct{ Host Host }
 	if err := json.Unmarshal(lines[0], &host); err != nil || host.Host.Go == "" || host.Host.CPUs < 1 || host.Host.Seed != 7 {
 		t.Errorf("host line %s (err %v)", lines[0], err)
 	}
+	for i, delivery := range cfg.Deliveries {
+		checkLine(t, lines[i+1], delivery)
+	}
+}
+
+func checkLine(t *testing.T, line []byte, delivery string) {
+	t.Helper()
 	var r Result
-	if err := json.Unmarshal(lines[1], &r); err != nil {
-		t.Fatalf("case line %s: %v", lines[1], err)
+	if err := json.Unmarshal(line, &r); err != nil {
+		t.Fatalf("case line %s: %v", line, err)
 	}
 	if r.Error != "" {
 		t.Fatalf("case failed: %s", r.Error)
 	}
-	if r.Case != "at-least-once/2x200B/limits-off" || r.Shards != 2 || r.RecordBytes != 200 || r.Limits != "off" || r.Delivery != AtLeastOnce || r.Seed != 7 {
-		t.Errorf("case identity wrong: %s", lines[1])
+	if r.Case != delivery+"/2x200B/limits-off" || r.Shards != 2 || r.RecordBytes != 200 || r.Limits != "off" || r.Delivery != delivery || r.Seed != 7 {
+		t.Errorf("case identity wrong: %s", line)
 	}
 	if r.Records != 2000 || r.BacklogBytes != 400_000 {
 		t.Errorf("records %d, backlog bytes %d; want 2000, 400000", r.Records, r.BacklogBytes)
@@ -66,13 +74,16 @@ func TestSmallestCase(t *testing.T) {
 	}
 	for name, v := range positive {
 		if v <= 0 {
-			t.Errorf("%s = %v, want > 0: %s", name, v, lines[1])
+			t.Errorf("%s = %v, want > 0: %s", name, v, line)
 		}
 	}
 	// CPU over a sub-second catch-up can round to 0 ticks; it must not be
 	// negative nor absurd (a second of CPU per record).
 	if r.CPUUsPerRecord < 0 || r.CPUUsPerRecord > 1e6 {
 		t.Errorf("cpu_us_per_record = %v", r.CPUUsPerRecord)
+	}
+	if r.ReadySeconds > r.CatchupSeconds+1 {
+		t.Errorf("ready after %vs, caught up after %vs", r.ReadySeconds, r.CatchupSeconds)
 	}
 	if r.TailP99Ms < r.TailP50Ms || r.TailMaxMs < r.TailP99Ms {
 		t.Errorf("tail percentiles out of order: p50 %v p99 %v max %v", r.TailP50Ms, r.TailP99Ms, r.TailMaxMs)
@@ -84,7 +95,7 @@ func TestSmallestCase(t *testing.T) {
 		t.Errorf("peak_rss_bytes = %d: not a byte count", r.PeakRSSBytes)
 	}
 	if r.ReadLimitRatio != 0 || r.ReadLimitFloorSeconds != nil {
-		t.Errorf("limits off, yet read-limit fields are set: %s", lines[1])
+		t.Errorf("limits off, yet read-limit fields are set: %s", line)
 	}
 }
 

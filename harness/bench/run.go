@@ -178,7 +178,7 @@ func measure(ctx context.Context, cfg Config, c Case, bin, logPath string, log *
 	select {
 	case d := <-ready:
 		res.ReadySeconds = round(d.Seconds(), 3)
-	case <-time.After(time.Second):
+	case <-time.After(5 * time.Second): // readiness normally comes first
 	}
 	secs := done.at.Sub(rep.started).Seconds()
 	catchUpFields(ctx, c, secs, done.cpu, rep, calls, res)
