@@ -7,7 +7,7 @@ SEED ?=
 LABELS ?=
 BRIDGE ?= harness/bridges/shardbridge.yaml
 
-.PHONY: demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators kafka emulator replicator bench fuzz up up-emulator down lint-compose
+.PHONY: demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators kafka emulator replicator bench gobench fuzz up up-emulator down lint-compose
 
 demo: ## the embedded chaos demo (README's first command)
 	$(GO) run ./scenarios/cmd/chaos demo $(if $(SEED),--seed $(SEED))
@@ -51,7 +51,14 @@ emulator: ## build the standalone emulator binary
 replicator: ## build the replicator binary
 	$(GO) build -o bin/replicator ./replicator/cmd/replicator
 
-bench: ## throughput and latency benchmarks
+# A few minutes on 2 cores; BENCH_FLAGS= (empty) runs the whole matrix,
+# `go run ./scenarios/cmd/chaos bench --help` lists the flags.
+BENCH_FLAGS ?= --delivery at-least-once --only 'at-least-once/4x200B/*,at-least-once/16x20000B/*'
+
+bench: ## the replicator binary's catch-up rate, CPU per record, peak RSS and tailing latency, one JSON line per case (docs/operations.md)
+	$(GO) run ./scenarios/cmd/chaos bench $(if $(SEED),--seed $(SEED)) $(BENCH_FLAGS)
+
+gobench: ## the Go micro-benchmarks (go test -bench) of the emulators, the fault layer and the replicator
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)

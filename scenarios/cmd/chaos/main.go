@@ -3,6 +3,9 @@
 //	chaos demo [--seed N] [--delivery exactly-once] [--in-process] [--json FILE] [-v]
 //	chaos list [--labels]
 //	chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [-v]
+//	chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
+//	            [--delivery at-least-once,exactly-once] [--only PATTERN,...]
+//	            [--env KEY=VALUE]... [--seed N]
 //
 // demo (what `make demo` runs) starts the embedded environment, two
 // replicator instances and a hot-key workload, splits the hot shard, kills an
@@ -10,11 +13,14 @@
 // and each fault as it fires, then prints the checker's report. run does the
 // same for any scenario of the catalogue (package scenarios), the very
 // definitions and verdicts the Ginkgo specs assert on; --bridge runs it
-// against any bridge described by a bridge file (docs/bridges.md).
+// against any bridge described by a bridge file (docs/bridges.md). bench
+// (what `make bench` runs) measures the replicator binary's catch-up rate,
+// CPU, memory and tailing latency on the embedded emulators, one JSON line
+// per case (package harness/bench).
 //
 // Exit status: 0 when the run met what its scenario declares (for a
 // self-test: the sabotaged bridge was caught), 1 when it did not or could
-// not take place, 2 on a usage error.
+// not take place (bench: a case failed), 2 on a usage error.
 package main
 
 import (
@@ -53,6 +59,9 @@ const usage = `usage:
   chaos list [--labels]                                      the scenarios
   chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [-v]
                                                              run one scenario
+  chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
+              [--delivery at-least-once,exactly-once] [--only PATTERN,...]
+              [--env KEY=VALUE]... [--seed N]                benchmarks, one JSON line per case (make bench)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -75,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return runScenario(ctx, "run", sc, args[2:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
