@@ -93,6 +93,7 @@ import (
 	"github.com/shardbridge/shardbridge/replicator/config"
 	"github.com/shardbridge/shardbridge/replicator/kafkaopts"
 	"github.com/shardbridge/shardbridge/replicator/lease"
+	"github.com/shardbridge/shardbridge/replicator/membudget"
 	"github.com/shardbridge/shardbridge/replicator/metrics"
 	"github.com/shardbridge/shardbridge/replicator/partition"
 	"github.com/shardbridge/shardbridge/replicator/process"
@@ -193,6 +194,9 @@ type Replicator struct {
 	// Known after start-up.
 	topic topicInfo
 	dlq   topicInfo
+	// memory bounds the records fetched and not acknowledged, all shards
+	// together.
+	memory *membudget.Budget
 	// partitions is set for shard partitioning: the data topic's partition
 	// count, re-read while a shard waits for its partition.
 	partitions *shardPartitions
@@ -247,6 +251,10 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Replicator, e
 	r.readyErr.Store(ptr("starting"))
 	m := metrics.New(o.reg, o.clock.Now)
 	r.obs = newObserver(m, o.clock.Now)
+	r.memory = membudget.New(cfg.MemoryBudgetBytes())
+	m.WatchMemory(func() metrics.MemoryStats {
+		return metrics.MemoryStats{Budget: r.memory.Total(), InUse: r.memory.Used(), Waits: r.memory.Waits()}
+	})
 
 	if o.kin == nil || o.ddb == nil {
 		kin, ddb, roles, err := awsClients(ctx, cfg)
@@ -559,6 +567,7 @@ func (r *Replicator) workerDeps() *workerDeps {
 		},
 		txn:        r.txnDeps(),
 		partitions: r.partitions,
+		memory:     r.memory,
 	}
 }
 

@@ -27,6 +27,7 @@ type Stats struct {
 	// fenced (another instance took the shard over).
 	TransactionsCommitted, TransactionsAborted, TransactionsFenced int64
 	RecordsCommitted                                               int64                 // records (data and dead letters) in committed transactions
+	MemoryBudget, MemoryInUse                                      int64                 // the memory budget and the bytes of it held now
 	Shards                                                         map[string]ShardStats // shards running here
 }
 
@@ -100,7 +101,8 @@ func (r *Replicator) Stats() Stats {
 		ShardsEnded: c.shardsEnded.Load(), LeasesHeld: int(c.leasesHeld.Load()),
 		TransactionsCommitted: c.transactionsCommitted.Load(), TransactionsAborted: c.transactionsAborted.Load(),
 		TransactionsFenced: c.transactionsFenced.Load(), RecordsCommitted: c.recordsCommitted.Load(),
-		Shards: map[string]ShardStats{},
+		Shards:       map[string]ShardStats{},
+		MemoryBudget: r.memory.Total(), MemoryInUse: r.memory.Used(),
 	}
 	c.mu.Lock()
 	for id, st := range c.shards {

@@ -20,6 +20,7 @@ import (
 // so a checkpoint never covers a record Kafka has not confirmed.
 type tracker struct {
 	maxCount, maxBytes int
+	mem                releaser // the shard's memory budget account, or nil
 
 	mu      sync.Mutex
 	q       []slot
@@ -31,6 +32,7 @@ type tracker struct {
 	mark    checkpoint.Position
 	hasMark bool
 	arrival int64         // Kinesis arrival (Unix ns) of the record whose outputs are being added
+	closed  bool          // abandoned: charges are released at once
 	err     error         // first produce error
 	failed  chan struct{} // closed on the first produce error
 	changed chan struct{} // signalled (non-blocking) on every acknowledgement
@@ -43,12 +45,17 @@ type slot struct {
 	failed  bool
 	bytes   int
 	arrival int64 // Unix ns; 0 when unknown
+	charge  int64 // memory budget bytes of the source record, released when the slot retires
 }
 
-func newTracker(maxCount, maxBytes int) *tracker {
+// releaser returns bytes to the memory budget.
+type releaser interface{ Release(n int64) }
+
+func newTracker(maxCount, maxBytes int, mem releaser) *tracker {
 	return &tracker{
 		maxCount: max(maxCount, 1),
 		maxBytes: max(maxBytes, 1),
+		mem:      mem,
 		failed:   make(chan struct{}),
 		changed:  make(chan struct{}, 1),
 	}
@@ -94,6 +101,41 @@ func (t *tracker) add(pos checkpoint.Position, hasPos, pending bool, n int) uint
 		t.advance()
 	}
 	return id
+}
+
+// charge attaches a source record's memory budget charge to its last slot,
+// so it is released when the record is acknowledged (the slot retires); a
+// record whose slots are all retired already releases it at once.
+func (t *tracker) charge(n int64) {
+	if t.mem == nil || n <= 0 {
+		return
+	}
+	t.mu.Lock()
+	if !t.closed && t.head < len(t.q) {
+		t.q[len(t.q)-1].charge += n
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	t.mem.Release(n)
+}
+
+// close releases the charges of every slot not retired yet: the tracker is
+// being abandoned (a rewind, a stop). Acknowledgements after close release
+// nothing more.
+func (t *tracker) close() {
+	if t.mem == nil {
+		return
+	}
+	t.mu.Lock()
+	var n int64
+	for i := t.head; i < len(t.q); i++ {
+		n += t.q[i].charge
+		t.q[i].charge = 0
+	}
+	t.closed = true
+	t.mu.Unlock()
+	t.mem.Release(n)
 }
 
 // arriving sets the Kinesis arrival time of the source record whose outputs
@@ -158,12 +200,21 @@ func (t *tracker) ack(id uint64, err error) {
 	}
 }
 
-// advance retires the acknowledged prefix. t.mu must be held.
+// advance retires the acknowledged prefix and releases its memory budget
+// charges. t.mu must be held (the budget never calls back into a tracker).
 func (t *tracker) advance() {
+	var freed int64
+	defer func() {
+		if freed > 0 {
+			t.mem.Release(freed)
+		}
+	}()
 	for t.head < len(t.q) && t.q[t.head].done {
-		if s := t.q[t.head]; s.hasPos {
+		s := t.q[t.head]
+		if s.hasPos {
 			t.mark, t.hasMark = s.pos, true
 		}
+		freed += s.charge
 		t.q[t.head] = slot{}
 		t.head++
 		t.base++

@@ -14,7 +14,7 @@ func pos(seq string, sub int64) checkpoint.Position {
 }
 
 func TestTrackerWatermarkOnlyCoversContiguousAcks(t *testing.T) {
-	tr := newTracker(100, 1<<20)
+	tr := newTracker(100, 1<<20, nil)
 	a := tr.add(pos("1", -1), true, true, 10)
 	b := tr.add(pos("2", 0), false, true, 10) // fan-out sibling: no position
 	c := tr.add(pos("2", 0), true, true, 10)
@@ -47,7 +47,7 @@ func TestTrackerWatermarkOnlyCoversContiguousAcks(t *testing.T) {
 }
 
 func TestTrackerStopsAtAFailure(t *testing.T) {
-	tr := newTracker(100, 1<<20)
+	tr := newTracker(100, 1<<20, nil)
 	a := tr.add(pos("1", -1), true, true, 1)
 	b := tr.add(pos("2", -1), true, true, 1)
 	c := tr.add(pos("3", -1), true, true, 1)
@@ -71,7 +71,7 @@ func TestTrackerStopsAtAFailure(t *testing.T) {
 }
 
 func TestTrackerBoundsInFlight(t *testing.T) {
-	tr := newTracker(2, 100)
+	tr := newTracker(2, 100, nil)
 	if err := tr.acquire(context.Background(), 60); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestTrackerBoundsInFlight(t *testing.T) {
 }
 
 func TestTrackerCompactsMemory(t *testing.T) {
-	tr := newTracker(10, 1<<20)
+	tr := newTracker(10, 1<<20, nil)
 	for i := 0; i < 100000; i++ {
 		id := tr.add(pos("1", int64(i)), true, true, 1)
 		tr.ack(id, nil)

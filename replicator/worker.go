@@ -19,6 +19,7 @@ import (
 	"github.com/shardbridge/shardbridge/replicator/backoff"
 	"github.com/shardbridge/shardbridge/replicator/checkpoint"
 	"github.com/shardbridge/shardbridge/replicator/lease"
+	"github.com/shardbridge/shardbridge/replicator/membudget"
 	"github.com/shardbridge/shardbridge/replicator/partition"
 	"github.com/shardbridge/shardbridge/replicator/process"
 	"github.com/shardbridge/shardbridge/replicator/source"
@@ -56,6 +57,8 @@ type workerDeps struct {
 	txn *txnDeps
 	// partitions is set for shard partitioning (see partitions.go).
 	partitions *shardPartitions
+	// memory bounds what every shard holds fetched and not acknowledged.
+	memory *membudget.Budget
 }
 
 // workerConfig is the part of the configuration, and the facts learned at
@@ -126,6 +129,12 @@ type shardWorker struct {
 
 	partition int32 // shard partitioning only
 	rnd       *rand.Rand
+
+	// mem is the shard's account in the memory budget (nil without one);
+	// avgCharge the average budget charge of its records, carried from one
+	// reader to the next so a rewind does not start from the worst case.
+	mem       *membudget.Account
+	avgCharge int64
 
 	// sess is the shard's transactional producer (exactly-once only); only
 	// the worker's own goroutine uses it.
@@ -319,10 +328,26 @@ func (w *shardWorker) run() {
 	go w.checkpointLoop(cpDone)
 	defer func() { <-cpDone }()
 
+	var mem releaser
+	if w.d.memory != nil {
+		w.mem = w.d.memory.Open()
+		defer w.mem.Close() // after the last tracker's close: releases what acknowledgements never will
+		mem = w.mem
+	}
 	resume := start
 	failures := 0
+	var last *tracker
+	defer func() {
+		if last != nil {
+			last.close()
+		}
+	}()
 	for {
-		tr := newTracker(w.cfg.maxInFlight, w.cfg.maxInFlightBytes)
+		if last != nil {
+			last.close() // rewinding: its unacknowledged records are read again
+		}
+		tr := newTracker(w.cfg.maxInFlight, w.cfg.maxInFlightBytes, mem)
+		last = tr
 		w.mu.Lock()
 		w.tr = tr
 		w.mu.Unlock()
@@ -393,6 +418,14 @@ func (w *shardWorker) run() {
 			return
 		}
 	}
+}
+
+// memory is the reader's budget account (a nil interface without one).
+func (w *shardWorker) memory() source.Memory {
+	if w.mem == nil {
+		return nil
+	}
+	return w.mem
 }
 
 // oldestUnacknowledged is the arrival time of the oldest record of the
@@ -493,20 +526,22 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 	defer cancel()
 	c, obs := w.cfg, w.d.obs
 	reader := source.NewReader(w.d.kin, source.ReaderOptions{
-		Stream:       c.streamRef,
-		ShardID:      w.id,
-		Start:        w.iteratorPosition(resume),
-		MaxRecords:   c.maxRecordsPerGet,
-		PollInterval: c.pollInterval,
-		MinInterval:  c.minGetInterval,
-		BackoffBase:  c.backoffBase,
-		BackoffMax:   c.backoffMax,
-		Seed:         c.seed,
-		NotBefore:    w.nextGet,
-		Logger:       w.d.log, // the reader adds the shard itself
-		OnThrottle:   obs.throttled,
-		OnExpired:    obs.iteratorExpired,
-		OnLag:        func(ms int64) { obs.lag(w.id, ms) },
+		Stream:        c.streamRef,
+		ShardID:       w.id,
+		Start:         w.iteratorPosition(resume),
+		MaxRecords:    c.maxRecordsPerGet,
+		PollInterval:  c.pollInterval,
+		MinInterval:   c.minGetInterval,
+		BackoffBase:   c.backoffBase,
+		BackoffMax:    c.backoffMax,
+		Seed:          c.seed,
+		NotBefore:     w.nextGet,
+		Logger:        w.d.log, // the reader adds the shard itself
+		OnThrottle:    obs.throttled,
+		OnExpired:     obs.iteratorExpired,
+		OnLag:         func(ms int64) { obs.lag(w.id, ms) },
+		Memory:        w.memory(),
+		AverageCharge: w.avgCharge,
 	})
 	batches := make(chan source.Batch)
 	readErr := make(chan error, 1)
@@ -515,6 +550,7 @@ func (w *shardWorker) readFrom(resume checkpoint.Position, tr *tracker) error {
 		cancel()
 		<-readErr
 		w.nextGet = reader.NextCall() // only this goroutine reads and writes it
+		w.avgCharge = reader.AverageCharge()
 	}()
 
 	pos := process.Position{StartingHashKey: w.l.StartingHashKey, EndingHashKey: w.l.EndingHashKey}
@@ -575,11 +611,23 @@ func (w *shardWorker) hashRange() (string, string) {
 
 // handle runs a batch through the pipeline and hands its records to Kafka.
 func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Position, tr *tracker) error {
+	// The batch's memory budget charge moves to the tracker record by record;
+	// what is left when handling stops early is released here.
+	unattached := b.Charge
+	defer func() {
+		if unattached > 0 {
+			w.mem.Release(unattached)
+		}
+	}()
 	for i := range b.Records {
 		if err := ctx.Err(); err != nil {
 			return errStopping
 		}
 		kr := &b.Records[i]
+		var charge int64
+		if w.mem != nil {
+			charge = min(source.RecordCharge(kr), unattached)
+		}
 		rec := process.Record{
 			Stream:         w.cfg.stream,
 			ShardID:        w.id,
@@ -597,7 +645,10 @@ func (w *shardWorker) handle(ctx context.Context, b source.Batch, pos process.Po
 		}
 		tr.arriving(rec.ArrivalTime)
 		w.d.obs.processed(res.Filtered, res.OutOfRange)
-		if err := w.produceResult(ctx, rec, res, tr); err != nil {
+		err = w.produceResult(ctx, rec, res, tr)
+		tr.charge(charge)
+		unattached -= charge
+		if err != nil {
 			return err
 		}
 	}

@@ -100,6 +100,9 @@ type Config struct {
 	MaxInFlightPerShard      int // records
 	MaxInFlightBytesPerShard int
 	MaxRecordsPerGet         int
+	// MemoryBudget bounds the bytes fetched and not acknowledged across
+	// all shards; 0 is "auto" (see MemoryBudgetBytes).
+	MemoryBudget int64
 
 	Compression   string // none | gzip | snappy | lz4 | zstd
 	Linger        time.Duration
@@ -467,6 +470,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_inflight_per_shard", r.MaxInFlightPerShard),
 		slog.Int("max_inflight_bytes_per_shard", r.MaxInFlightBytesPerShard),
 		slog.Int("max_records_per_get", r.MaxRecordsPerGet),
+		slog.Int64("memory_budget", r.MemoryBudgetBytes()),
 		slog.String("kafka_compression", r.Compression),
 		slog.Duration("kafka_linger", r.Linger),
 		slog.Int("kafka_batch_max_bytes", r.BatchMaxBytes),

@@ -224,6 +224,8 @@ var specs = []spec{
 		failoverTime()},
 	{Setting{"REPLICATOR_SHARD_SYNC_INTERVAL", "shard-sync-interval", "60s", "How often shards are listed and missing leases created (also done at every shard end)."},
 		duration(func(c *Config) *time.Duration { return &c.ShardSyncInterval }, time.Second)},
+	{Setting{"REPLICATOR_MEMORY_BUDGET", "memory-budget", "auto", "Bytes of records fetched from Kinesis and not yet acknowledged by Kafka, across all shards (GetRecords responses being decoded included); shards share it fairly and size their GetRecords to it. auto: a quarter of the Go memory limit (GOMEMLIMIT, or 90% of the container's cgroup limit) if there is one, else 64 MiB. Accepts KiB, MiB, GiB."},
+		memoryBudget()},
 	{Setting{"REPLICATOR_MAX_INFLIGHT_PER_SHARD", "max-inflight-per-shard", "10000", "Records of one shard handed to Kafka and not yet acknowledged, at most."},
 		integer(func(c *Config) *int { return &c.MaxInFlightPerShard }, 1, 1<<24)},
 	{Setting{"REPLICATOR_MAX_INFLIGHT_BYTES_PER_SHARD", "max-inflight-bytes-per-shard", "16777216", "Bytes of one shard handed to Kafka and not yet acknowledged, at most."},

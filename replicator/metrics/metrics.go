@@ -190,6 +190,39 @@ func (c leaseTableCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.descs[3], prometheus.GaugeValue, float64(s.CorruptRows))
 }
 
+// MemoryStats are the memory budget's figures.
+type MemoryStats struct {
+	Budget, InUse, Waits int64
+}
+
+// WatchMemory exports the memory budget, read at scrape time. Call it once.
+func (m *Metrics) WatchMemory(read func() MemoryStats) {
+	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(ns+"_"+name, help, nil, nil) }
+	m.Registry.MustRegister(memoryCollector{read: read, descs: [3]*prometheus.Desc{
+		d("memory_budget_bytes", "REPLICATOR_MEMORY_BUDGET in force: bytes of records fetched and not yet acknowledged that all shards together may hold."),
+		d("memory_in_use_bytes", "Bytes of the memory budget held now (GetRecords responses being decoded, batches waiting, records not yet acknowledged)."),
+		d("memory_waits_total", "GetRecords calls that waited for room in the memory budget."),
+	}})
+}
+
+type memoryCollector struct {
+	read  func() MemoryStats
+	descs [3]*prometheus.Desc
+}
+
+func (c memoryCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c memoryCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.read()
+	ch <- prometheus.MustNewConstMetric(c.descs[0], prometheus.GaugeValue, float64(s.Budget))
+	ch <- prometheus.MustNewConstMetric(c.descs[1], prometheus.GaugeValue, float64(s.InUse))
+	ch <- prometheus.MustNewConstMetric(c.descs[2], prometheus.CounterValue, float64(s.Waits))
+}
+
 // Handler serves /metrics, /healthz and /readyz. ready returns nil when the
 // instance is ready, or the reason it is not.
 func (m *Metrics) Handler(ready func() error) http.Handler {

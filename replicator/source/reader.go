@@ -46,6 +46,9 @@ type Batch struct {
 	// Gone: the shard no longer exists (trimmed by retention, or the stream
 	// was recreated): End without anything more to read.
 	Gone bool
+	// Charge is what Records count against ReaderOptions.Memory (the sum of
+	// their RecordCharge); the consumer releases it.
+	Charge int64
 }
 
 // ReaderOptions configure a Reader. Zero values take the defaults noted.
@@ -71,6 +74,15 @@ type ReaderOptions struct {
 	// a rewind) passes the previous reader's NextCall, so the shard's call
 	// rate holds across readers.
 	NotBefore time.Time
+
+	// Memory, when set, bounds what the reader fetches: it reserves room
+	// before each GetRecords, sizes the call's Limit to the grant, and
+	// hands each batch on with its Charge, which the consumer releases.
+	Memory Memory
+	// AverageCharge is the expected RecordCharge of the shard's records (a
+	// previous reader's AverageCharge); 0 assumes the largest record
+	// Kinesis holds, so the first call cannot overshoot the budget.
+	AverageCharge int64
 
 	OnThrottle func(operation string) // each throttled call
 	OnExpired  func()                 // each ExpiredIteratorException
@@ -103,6 +115,9 @@ type Reader struct {
 	rnd  *rand.Rand
 	last atomic.Pointer[string] // sequence number of the last record handed on
 	next atomic.Int64           // earliest next GetRecords, Unix nanoseconds
+
+	avgCharge int64 // only Run's goroutine uses them
+	avgKnown  bool
 }
 
 // NewReader returns a reader of one shard.
@@ -139,11 +154,17 @@ func NewReader(api KinesisAPI, o ReaderOptions) *Reader {
 	}
 	h := fnv.New64a()
 	h.Write([]byte(o.ShardID))
+	avg := o.AverageCharge
+	if avg <= 0 {
+		avg = maxRecordCharge
+	}
 	return &Reader{
-		api: api,
-		o:   o,
-		log: o.Logger.With("shard", o.ShardID),
-		rnd: rand.New(rand.NewPCG(uint64(o.Seed), h.Sum64())),
+		api:       api,
+		o:         o,
+		log:       o.Logger.With("shard", o.ShardID),
+		rnd:       rand.New(rand.NewPCG(uint64(o.Seed), h.Sum64())),
+		avgCharge: avg,
+		avgKnown:  o.AverageCharge > 0,
 	}
 }
 
@@ -187,6 +208,10 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 		if err := backoff.SleepUntil(ctx, next); err != nil {
 			return err
 		}
+		granted, limit, err := r.reserveCall(ctx)
+		if err != nil {
+			return err
+		}
 		start := time.Now()
 		next = start.Add(r.o.MinInterval)
 		r.next.Store(next.UnixNano())
@@ -194,11 +219,12 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 		_, arn := StreamParams(r.o.Stream)
 		res, err := r.api.GetRecords(cctx, &kinesis.GetRecordsInput{
 			ShardIterator: iter,
-			Limit:         aws.Int32(int32(r.o.MaxRecords)),
+			Limit:         aws.Int32(limit),
 			StreamARN:     arn, // the iterator names the stream; the ARN routes the call
 		}, noRetry)
 		cancel()
 		if err != nil {
+			r.settleCall(granted, nil)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -256,16 +282,20 @@ func (r *Reader) Run(ctx context.Context, out chan<- Batch) error {
 			r.log.Info("GetRecords recovered", "failed_attempts", failures)
 			failures = 0
 		}
+		held := r.settleCall(granted, res.Records)
 		lag := aws.ToInt64(res.MillisBehindLatest)
 		r.o.OnLag(lag)
 		iter = res.NextShardIterator
 		ended := iter == nil || *iter == ""
 		if len(res.Records) > 0 || ended {
-			b := Batch{Records: res.Records, MillisBehindLatest: lag, End: ended}
+			b := Batch{Records: res.Records, MillisBehindLatest: lag, End: ended, Charge: held}
 			if ended {
 				b.ChildShards = res.ChildShards
 			}
 			if err := r.send(ctx, out, b); err != nil {
+				if r.o.Memory != nil {
+					r.o.Memory.Release(held) // never handed on
+				}
 				return err
 			}
 			if n := len(res.Records); n > 0 {

@@ -34,11 +34,19 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+
 	"github.com/shardbridge/shardbridge/replicator"
 	"github.com/shardbridge/shardbridge/replicator/config"
 )
 
 func main() {
+	// A container's memory limit becomes the Go runtime's soft limit (90% of
+	// it) unless GOMEMLIMIT is set, and REPLICATOR_MEMORY_BUDGET's "auto"
+	// takes a quarter of that. Here rather than in run: tests call run in
+	// their own process.
+	_, _ = memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup),
+		memlimit.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
