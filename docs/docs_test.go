@@ -170,6 +170,7 @@ func registeredMetrics(t *testing.T) map[string]metricInfo {
 	m.CheckpointDone("shardId-000000000000", time.Unix(900, 0))
 	m.ShardReading("shardId-000000000000", time.Unix(900, 0), time.Second)
 	m.WatchLeaseTable(func() metrics.LeaseTableStats { return metrics.LeaseTableStats{} })
+	m.WatchMemory(func() metrics.MemoryStats { return metrics.MemoryStats{} })
 	labels := map[string][]string{}
 	v := reflect.ValueOf(m).Elem()
 	collector := reflect.TypeFor[prometheus.Collector]()

@@ -40,6 +40,8 @@ type testEnv struct {
 	inj    *fault.Injector
 	kinURL string
 	ddbURL string
+	// pad, when set, makes every record written that many bytes longer.
+	pad    int
 	kinAPI *kinesis.Client // the test's own client (writes, observation)
 	ddbAPI *dynamodb.Client
 	// repKin and repDDB are the replicators' clients; probe sees their
@@ -210,7 +212,7 @@ func (e *testEnv) write(rounds, keys int) {
 			e.mu.Lock()
 			for i, key := range pending {
 				ns[i] = e.next[key]
-				entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: payload(key, ns[i])}
+				entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: e.data(key, ns[i])}
 			}
 			e.mu.Unlock()
 			res, err := e.kinAPI.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(e.stream), Records: entries})
@@ -226,8 +228,11 @@ func (e *testEnv) write(rounds, keys int) {
 					retry = append(retry, key)
 					continue
 				}
-				e.written = append(e.written, putRecord{Shard: aws.ToString(r.ShardId), Seq: aws.ToString(r.SequenceNumber),
-					SubSeq: -1, Key: key, N: ns[i]})
+				w := putRecord{Shard: aws.ToString(r.ShardId), Seq: aws.ToString(r.SequenceNumber), SubSeq: -1, Key: key, N: ns[i]}
+				if e.pad > 0 {
+					w.Data = entries[i].Data
+				}
+				e.written = append(e.written, w)
 				e.next[key]++
 			}
 			e.mu.Unlock()
@@ -237,6 +242,16 @@ func (e *testEnv) write(rounds, keys int) {
 			}
 		}
 	}
+}
+
+// data is the n-th record of key as written: its payload, padded to e.pad
+// more bytes when set.
+func (e *testEnv) data(key string, n int) []byte {
+	p := payload(key, n)
+	if e.pad > 0 {
+		p = append(p, bytes.Repeat([]byte{'.'}, e.pad)...)
+	}
+	return p
 }
 
 // writeAsync writes in the background with a pause between rounds; the

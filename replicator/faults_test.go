@@ -358,3 +358,46 @@ func TestLagGrowsWhileThrottledOrStalled(t *testing.T) {
 		})
 	})
 }
+
+// The memory budget bounds what all shards hold fetched and not yet
+// acknowledged: a backlog of 8 shards × 40 KB records many times the budget
+// is replicated completely while the bytes held never pass it (records of
+// one size: no response outgrows its reservation), and every byte comes
+// back once the backlog is delivered.
+func TestMemoryBudgetBoundsEveryShardTogether(t *testing.T) {
+	const budget = 2 << 20
+	e := newTestEnv(t, 8, 8)
+	e.pad = 40_000
+	e.write(12, 32) // 384 records, about 15 MB: seven times the budget
+	cfg := e.config("w1")
+	cfg.MemoryBudget = budget
+	in := e.start(cfg)
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			peak.Store(max(peak.Load(), in.r.Stats().MemoryInUse))
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	rep := e.waitDelivered(60 * time.Second)
+	close(stop)
+	<-sampled
+	t.Logf("budget %d, peak in use %d: %s", budget, peak.Load(), rep)
+	if p := peak.Load(); p > budget || p == 0 {
+		t.Errorf("peak bytes held %d, budget %d", p, budget)
+	}
+	if st := in.r.Stats(); st.MemoryBudget != budget {
+		t.Errorf("Stats.MemoryBudget = %d, want %d", st.MemoryBudget, budget)
+	}
+	if v := in.metric(t, "replicator_memory_waits_total"); v == 0 {
+		t.Error("no GetRecords waited for room: the budget did not bind")
+	}
+	eventually(t, 10*time.Second, "every byte of the budget to come back", func() bool { return in.r.Stats().MemoryInUse == 0 })
+}

@@ -123,10 +123,10 @@ func (a *Account) stopWaitingLocked() {
 func (a *Account) grantLocked(want, least int64) (int64, bool) {
 	b := a.b
 	free := b.total - b.used
-	if a.used == 0 && b.used == 0 {
-		return want, true // alone and empty: even an oversized record passes
-	}
 	if free < least {
+		if a.used == 0 && b.used == 0 {
+			return least, true // alone and empty: even an oversized record passes
+		}
 		return 0, false
 	}
 	share := b.total / int64(max(len(b.accounts), 1))

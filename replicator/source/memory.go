@@ -69,6 +69,7 @@ func (r *Reader) reserveCall(ctx context.Context) (granted int64, limit int32, e
 		// interval. The excess returns as soon as the answer shows the size.
 		least = max(min(want, r.o.Memory.Total()/2), per)
 	}
+	least = min(least, r.o.Memory.Total()) // a grant past the budget only for a record that turns out larger
 	g, err := r.o.Memory.Reserve(ctx, want, least)
 	if err != nil {
 		return 0, 0, err
