@@ -113,3 +113,44 @@ func TestTrackerCompactsMemory(t *testing.T) {
 		t.Fatalf("watermark %v", m)
 	}
 }
+
+// countingReleaser sums what a tracker gives back to the memory budget.
+type countingReleaser struct{ released int64 }
+
+func (c *countingReleaser) Release(n int64) { c.released += n }
+
+// A record's memory charge comes back when it retires (acknowledged with
+// everything before it), at once for a filtered record, and all of it when
+// the tracker is abandoned; acknowledgements after that give nothing twice.
+func TestTrackerReleasesMemoryCharges(t *testing.T) {
+	mem := &countingReleaser{}
+	tr := newTracker(100, 1<<20, mem)
+	a := tr.add(pos("1", -1), true, true, 10)
+	tr.charge(100)
+	b := tr.add(pos("2", -1), true, true, 10)
+	tr.charge(200)
+	tr.ack(b, nil) // not retired: a is still pending
+	if mem.released != 0 {
+		t.Fatalf("released %d before the head was acknowledged", mem.released)
+	}
+	tr.ack(a, nil)
+	if mem.released != 300 {
+		t.Fatalf("released %d after both retired, want 300", mem.released)
+	}
+	tr.add(pos("3", -1), true, false, 0) // filtered: retires at once
+	tr.charge(50)
+	if mem.released != 350 {
+		t.Fatalf("a filtered record's charge: released %d, want 350", mem.released)
+	}
+	c := tr.add(pos("4", -1), true, true, 10)
+	tr.charge(400)
+	tr.close()
+	if mem.released != 750 {
+		t.Fatalf("close released %d in all, want 750", mem.released)
+	}
+	tr.ack(c, nil)
+	tr.charge(1)
+	if mem.released != 751 {
+		t.Fatalf("after close: released %d, want 751 (the late charge only)", mem.released)
+	}
+}

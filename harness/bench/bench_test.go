@@ -52,6 +52,45 @@ func TestSmallestCase(t *testing.T) {
 	}
 }
 
+// TestMemoryWithinBudget replicates a backlog of large records on 8 shards
+// — many times the memory budget — and fails if the replicator's peak RSS
+// passes the margin docs/operations.md (Memory) documents over its budget:
+// twice the budget (the held bytes and the Go heap's growth between
+// collections) plus 128 MiB for the process's fixed part (with the default
+// 64 MiB budget, the 256 MiB target). A 32 MiB budget peaks near 125 MiB
+// here, its margin is 192 MiB; with the budget out of the way (4 GiB) the
+// replicator peaks near 380 MiB and this test fails.
+func TestMemoryWithinBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the replicator binary")
+	}
+	const budget = 32 << 20
+	cfg := Defaults()
+	cfg.Limits, cfg.Shards, cfg.Sizes, cfg.Deliveries = []bool{false}, []int{8}, []int{200_000}, []string{AtLeastOnce}
+	cfg.BacklogBytes = 200_000_000 // 1,000 records, six times the budget
+	cfg.TailRate = 0
+	cfg.Timeout = 3 * time.Minute
+	cfg.Seed = 11
+	cfg.Env = []string{"REPLICATOR_MEMORY_BUDGET=32MiB"}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	failed, err := Run(ctx, cfg, &out, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if err != nil || failed != 0 {
+		t.Fatalf("Run: %d failed, err %v\n%s", failed, err, out.String())
+	}
+	lines := bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n"))
+	var r Result
+	if err := json.Unmarshal(lines[len(lines)-1], &r); err != nil || r.Records != 1000 {
+		t.Fatalf("case line %s (err %v)", lines[len(lines)-1], err)
+	}
+	const margin = 2*budget + 128<<20
+	t.Logf("peak RSS %d MiB (margin %d MiB): %s", r.PeakRSSBytes>>20, margin>>20, lines[len(lines)-1])
+	if r.PeakRSSBytes <= 0 || r.PeakRSSBytes > margin {
+		t.Errorf("peak RSS %d bytes, more than 2 × the %d-byte budget + 128 MiB", r.PeakRSSBytes, budget)
+	}
+}
+
 func checkLine(t *testing.T, line []byte, delivery string) {
 	t.Helper()
 	var r Result
