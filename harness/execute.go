@@ -199,7 +199,11 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 	}
 
 	r.setPhase("setup")
-	if err := env.CreateStream(ctx, r.Names.Stream, sc.Shards); err != nil {
+	create := func() error { return env.CreateStream(ctx, r.Names.Stream, sc.Shards) }
+	if sc.OnDemand {
+		create = func() error { return env.CreateOnDemandStream(ctx, r.Names.Stream) }
+	}
+	if err := create(); err != nil {
 		return nil, err
 	}
 	if err := env.CreateTopicWithConfig(ctx, r.Names.Topic, sc.Partitions, sc.TopicConfig); err != nil {

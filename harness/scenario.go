@@ -41,7 +41,10 @@ type Scenario struct {
 	Items  []int    // docs/catalogue.md items covered
 	Labels []string // fault kinds, for ginkgo --label-filter
 
-	Shards     int   // initial shards (default 2)
+	Shards int // initial shards (default 2)
+	// OnDemand creates the stream in on-demand capacity mode: Kinesis
+	// chooses the shards (4 at first) and Shards is ignored.
+	OnDemand   bool
 	Partitions int32 // Kafka topic partitions (default 4)
 	Instances  int   // bridge instances started first (default 1)
 	// Processes prefers the bridge's instances as OS processes (a kill is

@@ -120,6 +120,7 @@ func All() []harness.Scenario {
 		ColdShardMerge(),
 		ShardPartitioningReshard(),
 		UpdateShardCountUpDown(),
+		OnDemandStream(),
 		KPLAfterReshard(),
 		CrashAfterShardEnd(),
 		RestartAcrossSplit(),

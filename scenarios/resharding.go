@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/bridge"
@@ -101,6 +103,31 @@ func UpdateShardCountUpDown() harness.Scenario {
 		Schedule: []harness.Step{
 			harness.Then(harness.AfterFraction(0.3), inject.UpdateShardCount(4)),
 			harness.Then(harness.AfterFraction(0.65), inject.UpdateShardCount(3)),
+		},
+		Verdicts: afterLeaseMoves(scaledTwice, harness.Check{Name: "children delivered", Func: childrenDelivered}),
+	}
+}
+
+// OnDemandStream is catalogue item 18 on a stream in on-demand capacity
+// mode.
+func OnDemandStream() harness.Scenario {
+	return harness.Scenario{
+		Name:  "on-demand-stream",
+		Title: "An on-demand stream switched to provisioned and scaled up and down mid-stream: every record, parents first",
+		Story: "The stream is created on demand (Kinesis picks 4 shards). At 25% it is switched to provisioned capacity, " +
+			"as teams do to control cost, then scaled to 8 shards with UpdateShardCount, and at 60% down to 6 and back " +
+			"on demand. The replicator must follow shards it did not see at start, through every parent before its children.",
+		Items:     []int{18},
+		Labels:    []string{LabelResharding},
+		OnDemand:  true,
+		Instances: 2,
+		Records:   3000,
+		Workload:  hot(1000),
+		Schedule: []harness.Step{
+			harness.Then(harness.AfterFraction(0.25), inject.SwitchStreamMode(ktypes.StreamModeProvisioned)),
+			harness.Then(harness.Now(), inject.UpdateShardCount(8)),
+			harness.Then(harness.AfterFraction(0.6), inject.UpdateShardCount(6)),
+			harness.Then(harness.Now(), inject.SwitchStreamMode(ktypes.StreamModeOnDemand)),
 		},
 		Verdicts: afterLeaseMoves(scaledTwice, harness.Check{Name: "children delivered", Func: childrenDelivered}),
 	}

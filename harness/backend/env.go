@@ -531,7 +531,18 @@ func (e *Env) HasFaultLayer() bool { return !e.direct }
 
 // CreateStream creates a stream with n shards and waits until it is ACTIVE.
 func (e *Env) CreateStream(ctx context.Context, name string, shards int) error {
-	_, err := e.kinesisAPI.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))})
+	return e.createStream(ctx, name, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))})
+}
+
+// CreateOnDemandStream creates a stream in on-demand capacity mode (Kinesis
+// chooses its shards: 4 at first) and waits until it is ACTIVE.
+func (e *Env) CreateOnDemandStream(ctx context.Context, name string) error {
+	return e.createStream(ctx, name, &kinesis.CreateStreamInput{StreamName: aws.String(name),
+		StreamModeDetails: &ktypes.StreamModeDetails{StreamMode: ktypes.StreamModeOnDemand}})
+}
+
+func (e *Env) createStream(ctx context.Context, name string, in *kinesis.CreateStreamInput) error {
+	_, err := e.kinesisAPI.CreateStream(ctx, in)
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", name, err)
 	}

@@ -55,3 +55,25 @@ func UpdateShardCount(n int) harness.Action {
 		return nil
 	}}
 }
+
+// SwitchStreamMode changes the stream's capacity mode (UpdateStreamMode,
+// which takes the stream's ARN): ktypes.StreamModeProvisioned before
+// UpdateShardCount on an on-demand stream, which Kinesis refuses otherwise.
+func SwitchStreamMode(mode ktypes.StreamMode) harness.Action {
+	return harness.Action{Kind: "stream-mode", Desc: "switch the stream to " + string(mode), Do: func(ctx context.Context, r *harness.Run) error {
+		sum, err := r.Env.Kinesis().DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(r.Names.Stream)})
+		if err != nil {
+			return fmt.Errorf("describe stream: %w", err)
+		}
+		if _, err := r.Env.Kinesis().UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{
+			StreamARN: sum.StreamDescriptionSummary.StreamARN, StreamModeDetails: &ktypes.StreamModeDetails{StreamMode: mode},
+		}); err != nil {
+			return fmt.Errorf("UpdateStreamMode %s: %w", mode, err)
+		}
+		if err := r.Env.WaitStreamActive(ctx, r.Names.Stream); err != nil {
+			return err
+		}
+		r.Record("stream-mode", "stream switched to "+string(mode), "")
+		return nil
+	}}
+}
