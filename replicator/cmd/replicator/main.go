@@ -30,8 +30,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -47,10 +49,13 @@ func main() {
 	// their own process.
 	_, _ = memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup),
 		memlimit.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
-	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, true))
 }
 
-func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+// run is the command. limitMemory lets the service set the Go runtime's
+// memory limit (see limitMemory); tests, which run it in their own process,
+// pass false.
+func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer, limitMemory bool) int {
 	if len(args) > 0 {
 		if _, ok := subcommands[args[0]]; ok {
 			return runSub(args[0], args[1:], lookup, stdout, stderr)
@@ -67,6 +72,9 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if limitMemory {
+		setMemoryLimit(cfg, lookup, log)
+	}
 
 	ctx, stop := signalContext()
 	defer stop()
@@ -107,4 +115,26 @@ func oneLine(err error) string {
 		out = append(out, r)
 	}
 	return string(out)
+}
+
+// memoryLimitPerBudget is the Go runtime's soft memory limit the service
+// sets, in memory budgets, when neither GOMEMLIMIT nor a container limit
+// set one: the budget's bytes, the heap's growth between collections and
+// the process's fixed part fit in it, and the collector works harder
+// rather than let RSS grow past it (a 64 MiB budget: 192 MiB).
+const memoryLimitPerBudget = 3.0
+
+// setMemoryLimit gives the Go runtime a soft memory limit derived from the
+// memory budget unless one is set already (GOMEMLIMIT, or the container's
+// cgroup limit set in main).
+func setMemoryLimit(cfg config.Config, lookup func(string) (string, bool), log *slog.Logger) {
+	if v, ok := lookup("GOMEMLIMIT"); ok && v != "" {
+		return
+	}
+	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		return
+	}
+	limit := int64(float64(cfg.MemoryBudgetBytes()) * memoryLimitPerBudget)
+	debug.SetMemoryLimit(limit)
+	log.Info("Go memory limit set from the memory budget", "gomemlimit", limit, "memory_budget", cfg.MemoryBudgetBytes())
 }

@@ -24,7 +24,7 @@ func TestBadConfigurationExits2WithOneLine(t *testing.T) {
 			[]string{"-delivery=exactly-once", "-transaction-timeout=20s"}, `REPLICATOR_TRANSACTION_TIMEOUT: 20s must be shorter than REPLICATOR_FAILOVER_TIME (10s)`},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run(tc.args, env(tc.env), &stdout, &stderr)
+		code := run(tc.args, env(tc.env), &stdout, &stderr, false)
 		if code != 2 {
 			t.Errorf("%v: exit %d, want 2", tc.want, code)
 		}
@@ -37,7 +37,7 @@ func TestBadConfigurationExits2WithOneLine(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-h"}, env(nil), &stdout, &stderr); code != 0 {
+	if code := run([]string{"-h"}, env(nil), &stdout, &stderr, false); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	if !strings.Contains(stdout.String(), "KCL_STREAM_NAME") {
@@ -55,7 +55,7 @@ func TestStartLogRedactsAndUnreachableBrokerFails(t *testing.T) {
 		"KAFKA_TOPIC": "t", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
 		"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "bridge", "KAFKA_SASL_PASSWORD": "hunter2",
 		"REPLICATOR_STARTUP_TIMEOUT": "300ms", "REPLICATOR_METRICS_ADDR": "",
-	}), &stdout, &stderr)
+	}), &stdout, &stderr, false)
 	out := stderr.String()
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
@@ -83,7 +83,7 @@ func TestMissingRegionExits2(t *testing.T) {
 	code := run(nil, env(map[string]string{
 		"KCL_STREAM_NAME": "s", "KCL_APPLICATION_NAME": "a", "KAFKA_TOPIC": "t", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
 		"REPLICATOR_METRICS_ADDR": "",
-	}), &stdout, &stderr)
+	}), &stdout, &stderr, false)
 	if out := stderr.String(); code != 2 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "KCL_REGION: required") {
 		t.Fatalf("exit %d, stderr %q; want 2 and one line naming KCL_REGION", code, out)
 	}

@@ -86,7 +86,7 @@ func newOpsEnv(t *testing.T) *opsEnv {
 func (e *opsEnv) run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(args, env(e.settings), &out, &errOut)
+	code = run(args, env(e.settings), &out, &errOut, false)
 	return code, out.String(), errOut.String()
 }
 
@@ -203,7 +203,7 @@ func TestOperatorCommandErrorsNameTheProblem(t *testing.T) {
 func TestOperatorCommandHelp(t *testing.T) {
 	for _, cmd := range []string{"leases", "reset"} {
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{cmd, "-h"}, env(nil), &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Usage: replicator "+cmd) {
+		if code := run([]string{cmd, "-h"}, env(nil), &stdout, &stderr, false); code != 0 || !strings.Contains(stdout.String(), "Usage: replicator "+cmd) {
 			t.Errorf("%s -h: exit %d, stdout %q, stderr %q", cmd, code, stdout.String(), stderr.String())
 		}
 	}
