@@ -385,9 +385,24 @@ func (r *Run) execute(ctx context.Context, cfg runConfig) (*Outcome, error) {
 		Scenario: sc.Name, Seed: r.Seed, Mode: sc.Verdicts.Delivery, Backend: string(env.Backend()) + " (" + env.Parts() + ")",
 		Started: r.start, Duration: out.Duration, Produced: out.Workload.Generated,
 		Result: res, Replay: out.Replay, MaxLag: res.Lag.Max, GaugeMaxLag: gaugeMaxLag, Faults: out.Faults, Failures: failures, Aborted: out.AbortedRecords,
+		Timeline: r.timeline(expectAcks, res),
 	}
 	r.setPhase("done")
 	return out, nil
+}
+
+// timeline is the run's history for the HTML report's charts.
+func (r *Run) timeline(acks []workload.Ack, res checker.Result) *report.Timeline {
+	t := &report.Timeline{Samples: res.Samples}
+	for _, a := range acks {
+		if a.Kind == workload.KindNormal && a.AckedMs > 0 {
+			t.AckedMs = append(t.AckedMs, a.AckedMs)
+		}
+	}
+	for _, c := range r.Leases.Ownership() {
+		t.Leases = append(t.Leases, report.LeaseChange{Time: c.Time, Shard: c.Shard, Owner: c.To})
+	}
+	return t
 }
 
 // runSchedule runs the steps in order; it returns the failures.

@@ -92,6 +92,7 @@ func (st *checkState) accountAcks(mainCopies, dlqCopies map[ID][]copyRef, out []
 			switch {
 			case inMain != nil:
 				res.Replicated++
+				res.Samples = append(res.Samples, Sample{Shard: a.ShardID, SentMs: a.SentMs, AckedMs: a.AckedMs, InKafka: inMain.ts})
 				if a.AckedMs > 0 {
 					us := max(inMain.ts.UnixMicro()-a.AckedMs*1000, 0)
 					_ = lag.RecordValue(min(us, lag.HighestTrackableValue()))

@@ -158,6 +158,16 @@ func (d Duplicates) CauseSummary() string {
 	return strings.Join(parts, ", ")
 }
 
+// Sample is one replicated record: its shard, when the workload sent it and
+// Kinesis acknowledged it (AckedMs 0 when unknown), and when its first
+// counting copy appeared in Kafka (its record timestamp).
+type Sample struct {
+	Shard   string
+	SentMs  int64
+	AckedMs int64
+	InKafka time.Time
+}
+
 // LatencySummary holds end-to-end latency percentiles.
 type LatencySummary struct {
 	Count int64         `json:"count"`
@@ -211,7 +221,11 @@ type Result struct {
 	// Lag is the replication lag of each record: its Kafka timestamp minus
 	// when Kinesis acknowledged it (Ack.AckedMs). Unlike a bridge's gauge it
 	// is measured, record by record, so it cannot freeze.
-	Lag        LatencySummary          `json:"lag"`
+	Lag LatencySummary `json:"lag"`
+	// Samples are the replicated records' times, for charts over the run
+	// (report.Timeline): one per acknowledged normal record found in the
+	// main topic, in acknowledgement order.
+	Samples    []Sample                `json:"-"`
 	Histogram  *hdrhistogram.Histogram `json:"-"`
 	Throughput float64                 `json:"throughput"` // replicated records per second
 

@@ -109,6 +109,15 @@ func (w *Watcher) Changes() []Change {
 	return slices.Clone(w.changes)
 }
 
+// Ownership is every owner the watcher saw each lease pass to, in order,
+// the first owner of each row included (Changes leaves those out: they are
+// not moves): the lease timeline of the HTML report.
+func (w *Watcher) Ownership() []Change {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.ownership)
+}
+
 // Moves counts owner changes from one worker straight to another (a steal
 // or a takeover of an expired lease), as opposed to take-ups of unowned
 // leases, releases and lapses.

@@ -60,6 +60,7 @@ type Watcher struct {
 	counters    map[string]counterSeen
 	checkpoints map[string]Row
 	changes     []Change
+	ownership   []Change // every owner seen, first sightings included (charts)
 	resets      map[string]int
 	regressions []string
 	corrupt     map[string]string
@@ -216,6 +217,9 @@ func (w *Watcher) observe(r Row, now time.Time) {
 			c.Checkpoint, c.SubSequence = prev.Checkpoint, prev.SubSequence
 		}
 		w.changes = append(w.changes, c)
+	}
+	if !ownerKnown || prevOwner != r.Owner {
+		w.ownership = append(w.ownership, Change{Time: now, Shard: r.Shard, From: prevOwner, To: r.Owner})
 	}
 	w.owners[r.Shard] = r.Owner
 	if !counterKnown || cs.value != r.Counter {

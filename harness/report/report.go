@@ -70,6 +70,9 @@ type Report struct {
 	// Failures are further reasons the run failed that the checker cannot
 	// see (a replicator that exited with an error, a timeout).
 	Failures []string
+	// Timeline is what the HTML report's charts are drawn from (nil: the
+	// page has the verdict and the anomalies only).
+	Timeline *Timeline
 }
 
 // Problems lists every reason the run failed; empty means PASS.

@@ -1,8 +1,8 @@
 // Command chaos runs Shardbridge's chaos scenarios from the command line.
 //
-//	chaos demo [--seed N] [--delivery exactly-once] [--in-process] [--json FILE] [-v]
+//	chaos demo [--seed N] [--delivery exactly-once] [--in-process] [--json FILE] [--html FILE] [-v]
 //	chaos list [--labels]
-//	chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [-v]
+//	chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [--html FILE] [-v]
 //	chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
 //	            [--delivery at-least-once,exactly-once] [--only PATTERN,...]
 //	            [--env KEY=VALUE]... [--seed N]
@@ -55,9 +55,10 @@ func main() {
 }
 
 const usage = `usage:
-  chaos demo [--seed N] [--delivery MODE] [--in-process] [--json FILE] [-v]   the guided tour (make demo)
+  chaos demo [--seed N] [--delivery MODE] [--in-process] [--json FILE] [--html FILE] [-v]
+                                                             the guided tour (make demo)
   chaos list [--labels]                                      the scenarios
-  chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [-v]
+  chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [--html FILE] [-v]
                                                              run one scenario
   chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
               [--delivery at-least-once,exactly-once] [--only PATTERN,...]
@@ -138,6 +139,7 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 	seedFlag := fs.String("seed", "", "seed for every random choice (default: SHARDBRIDGE_SEED, else fresh)")
 	kind := fs.String("backend", "", "embedded, reference, external or containers (default: SHARDBRIDGE_BACKEND, else embedded)")
 	jsonFile := fs.String("json", "", "also write the report as JSON to this file")
+	htmlFile := fs.String("html", "", "also write the report as one self-contained HTML page with charts to this file")
 	inProcess := fs.Bool("in-process", false, "run the built-in Shardbridge in-process instead of as child processes")
 	bridgeFile := fs.String("bridge", "", "run the bridge this file describes (default: the built-in Shardbridge)")
 	verbose := fs.Bool("v", false, "log the harness and the in-process replicators to stderr")
@@ -211,8 +213,14 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 	}
 	printInstances(stdout, out)
 	if *jsonFile != "" {
-		if err := writeJSON(*jsonFile, out.Report); err != nil {
+		if err := writeReport(*jsonFile, out.Report, report.WriteJSON); err != nil {
 			fmt.Fprintf(stderr, "chaos: --json: %v\n", err)
+			return 1
+		}
+	}
+	if *htmlFile != "" {
+		if err := writeReport(*htmlFile, out.Report, report.WriteHTML); err != nil {
+			fmt.Fprintf(stderr, "chaos: --html: %v\n", err)
 			return 1
 		}
 	}
@@ -256,12 +264,13 @@ func cmdLine(cmd, name string) string {
 	return "run " + name
 }
 
-func writeJSON(path string, r report.Report) error {
+// writeReport writes r to path with write (report.WriteJSON, WriteHTML).
+func writeReport(path string, r report.Report, write func(io.Writer, report.Report) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := report.WriteJSON(f, r); err != nil {
+	if err := write(f, r); err != nil {
 		f.Close()
 		return err
 	}
