@@ -7,7 +7,7 @@ SEED ?=
 LABELS ?=
 BRIDGE ?= harness/bridges/shardbridge.yaml
 
-.PHONY: demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators kafka emulator replicator bench gobench fuzz up up-emulator down lint-compose
+.PHONY: chromium demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators kafka emulator replicator bench gobench fuzz up up-emulator down lint-compose
 
 demo: ## the embedded chaos demo (README's first command)
 	$(GO) run ./scenarios/cmd/chaos demo $(if $(SEED),--seed $(SEED))
@@ -41,6 +41,9 @@ test-containers: ## the scenario suite on LocalStack + Redpanda (needs a Docker 
 
 emulators: ## install kinesis-mock (kinesis-local) and dynalite from npm into .emulators/
 	bash scripts/install-emulators.sh
+
+chromium: ## install Debian's Chromium for the HTML report's browser test
+	bash scripts/install-chromium.sh
 
 kafka: ## fetch Apache Kafka (pinned) with Maven into .emulators/kafka/, for the reference backend
 	bash scripts/install-kafka.sh

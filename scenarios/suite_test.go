@@ -118,7 +118,39 @@ func run(ctx context.Context, sc harness.Scenario, mode checker.Mode) *harness.O
 	Expect(report.Write(&buf, out.Report)).To(Succeed())
 	fmt.Fprint(GinkgoWriter, buf.String())
 	AddReportEntry("report", buf.String(), ReportEntryVisibilityFailureOrVerbose)
+	DeferCleanup(func() {
+		if CurrentSpecReport().Failed() {
+			keepHTMLReport(sc.Name, cmp.Or(mode, sc.Verdicts.Delivery, checker.AtLeastOnce), seed, out.Report)
+		}
+	})
 	return out
+}
+
+// htmlReportDir keeps the HTML report of every failed spec (a CI artifact;
+// .artifacts/ is git-ignored).
+const htmlReportDir = "../.artifacts/reports"
+
+// keepHTMLReport writes a failed spec's HTML report and names it in the
+// spec's report.
+func keepHTMLReport(name string, mode checker.Mode, seed int64, r report.Report) {
+	path := filepath.Join(htmlReportDir, fmt.Sprintf("%s-%s-%d.html", name, mode, seed))
+	err := os.MkdirAll(htmlReportDir, 0o755)
+	var f *os.File
+	if err == nil {
+		f, err = os.Create(path)
+	}
+	if err == nil {
+		err = report.WriteHTML(f, r)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(GinkgoWriter, "html report: %v\n", err)
+		return
+	}
+	abs, _ := filepath.Abs(path)
+	AddReportEntry("html report", abs)
 }
 
 // specs registers one spec per scenario: its title and the bug reports it
