@@ -29,8 +29,8 @@ func TestHTMLReport(t *testing.T) {
 		{Time: start.Add(2 * time.Second), Shard: "shardId-000000000000", Owner: ""},
 	}
 	r := Report{Scenario: "demo<&>", Seed: 42, Mode: checker.AtLeastOnce, Started: start, Duration: 4 * time.Second,
-		Result: checker.Result{Acked: 300, Replicated: 300, Duplicated: checker.Duplicates{Causes: map[string]int{"kill": 3, "lease-moved": 1}}},
-		Faults: []Fault{{Time: start.Add(time.Second), Kind: "kill", Detail: "instance 1"}, {Time: start.Add(3 * time.Second), Kind: "split-shard", Detail: "shardId-000000000000"}},
+		Result:   checker.Result{Acked: 300, Replicated: 300, Duplicated: checker.Duplicates{Causes: map[string]int{"kill": 3, "lease-moved": 1}}},
+		Faults:   []Fault{{Time: start.Add(time.Second), Kind: "kill", Detail: "instance 1"}, {Time: start.Add(3 * time.Second), Kind: "split-shard", Detail: "shardId-000000000000"}},
 		Timeline: tl}
 	var b bytes.Buffer
 	if err := WriteHTML(&b, r); err != nil {
