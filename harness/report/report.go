@@ -15,6 +15,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -240,8 +241,16 @@ func fmtDur(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// JSON schema (stable: CI parses it). Durations are milliseconds.
+// SchemaVersion is the JSON report's schema_version: the major version of
+// docs/report.schema.json. Adding a field keeps it; removing or renaming a
+// field, or changing a field's type or meaning, bumps it.
+const SchemaVersion = "1"
+
+// jsonReport is the JSON form, documented field by field in
+// docs/report.schema.json (a test keeps the two in step). Durations are
+// milliseconds.
 type jsonReport struct {
+	SchemaVersion string         `json:"schema_version"`
 	Scenario      string         `json:"scenario"`
 	Seed          int64          `json:"seed"`
 	Mode          string         `json:"mode"`
@@ -320,7 +329,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func WriteJSON(w io.Writer, r Report) error {
 	res := r.Result
 	j := jsonReport{
-		Scenario: r.Scenario, Seed: r.Seed, Mode: string(r.Mode), Backend: r.Backend,
+		SchemaVersion: SchemaVersion,
+		// The checker judges an unset mode as at-least-once; say so.
+		Scenario: r.Scenario, Seed: r.Seed, Mode: string(cmp.Or(r.Mode, checker.AtLeastOnce)), Backend: r.Backend,
 		Verdict: r.Verdict(), Problems: r.Problems(), DurationMs: ms(r.Duration),
 		Records: jsonRecords{
 			Produced: r.Produced, Acked: res.Acked, AckedMalformed: res.AckedMalformed, AckedOversized: res.AckedOversized,
