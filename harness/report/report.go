@@ -1,7 +1,8 @@
 // Package report renders a chaos run's outcome twice: a text summary a person
 // takes in at a glance (verdict first, then the seed to re-run it, the
 // numbers, the faults and the examples of whatever went wrong) and a JSON
-// document for CI.
+// document for CI, versioned (schema_version) and described by
+// docs/report.schema.json.
 //
 //	r := report.Report{Scenario: "hot-shard-split", Seed: seed, Mode: checker.ExactlyOnce,
 //		Started: start, Duration: time.Since(start), Produced: w.Stats().Generated,
