@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +95,22 @@ func TestJUnitOfARunThatCannotRun(t *testing.T) {
 	if s := string(b); !strings.Contains(s, `skipped="1"`) || !strings.Contains(s, `<skipped message="cannot run here: `) ||
 		!strings.Contains(s, `value="chaos run baseline --seed 3 --backend containers"`) {
 		t.Errorf("JUnit file:\n%s", s)
+	}
+}
+
+// The re-run command repeats every flag that changes what runs, quoted for
+// a shell where it must be.
+func TestRerunLine(t *testing.T) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	for _, f := range []string{"backend", "bridge", "delivery", "json"} {
+		fs.String(f, "", "")
+	}
+	fs.Bool("in-process", false, "")
+	if err := fs.Parse([]string{"--bridge", "my bridges/it's.yaml", "--in-process", "--json", "x.json", "--delivery", "exactly-once"}); err != nil {
+		t.Fatal(err)
+	}
+	want := `chaos run baseline --seed 7 --bridge 'my bridges/it'\''s.yaml' --delivery exactly-once --in-process`
+	if got := rerunLine("run", "baseline", 7, fs); got != want {
+		t.Errorf("rerunLine = %s\nwant        %s", got, want)
 	}
 }

@@ -273,12 +273,15 @@ func rerunLine(cmd, name string, seed int64, fs *flag.FlagSet) string {
 	}
 	line += fmt.Sprintf(" --seed %d", seed)
 	for _, f := range []string{"backend", "bridge", "delivery", "in-process"} {
-		if v := fs.Lookup(f).Value.String(); v != "" && v != "false" {
-			if v == "true" {
-				line += " --" + f
-			} else {
-				line += fmt.Sprintf(" --%s %s", f, v)
-			}
+		switch v := fs.Lookup(f).Value.String(); {
+		case v == "" || v == "false":
+		case v == "true":
+			line += " --" + f
+		case strings.ContainsAny(v, " \t'\"\\$*?;&|<>()`"):
+			// Single-quoted, so that a shell takes a path with spaces as one argument.
+			line += fmt.Sprintf(" --%s '%s'", f, strings.ReplaceAll(v, "'", `'\''`))
+		default:
+			line += fmt.Sprintf(" --%s %s", f, v)
 		}
 	}
 	return line
