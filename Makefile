@@ -6,6 +6,10 @@ GINKGO := $(GO) run github.com/onsi/ginkgo/v2/ginkgo
 SEED ?=
 LABELS ?=
 BRIDGE ?= harness/bridges/shardbridge.yaml
+# Every Ginkgo run of the chaos suite also writes a JUnit XML file here, one
+# testcase per spec with its seed, verdict and report (git-ignored; CI keeps it).
+JUNIT_DIR ?= .artifacts/junit
+junit = --junit-report=$(JUNIT_DIR)/$(1).xml
 
 .PHONY: chromium demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators kafka emulator replicator bench gobench fuzz up up-emulator down lint-compose
 
@@ -16,7 +20,7 @@ test: vet ## every test: unit, integration, conformance, scenarios (README's sec
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/scenarios$$')
 	@# The chaos suite waits more than it computes: three specs at a time
 	@# take it from about 4.5 to 1.5 minutes on 2 cores.
-	$(GINKGO) -p --procs=3 --timeout=20m ./scenarios/
+	$(GINKGO) -p --procs=3 --timeout=20m $(call junit,test-scenarios) ./scenarios/
 
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -27,14 +31,14 @@ vet: ## gofmt, go vet, staticcheck, and go.mod/go.sum tidy
 	$(STATICCHECK) ./...
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
-scenarios: ## the Ginkgo chaos suite; LABELS=crash narrows it, SEED=N re-runs a seed
-	SHARDBRIDGE_SEED=$(SEED) $(GINKGO) -p $(if $(LABELS),--label-filter='$(LABELS)') ./scenarios/...
+scenarios: ## the Ginkgo chaos suite; LABELS=crash narrows it, SEED=N re-runs a seed; JUnit XML in $(JUNIT_DIR)/scenarios.xml
+	SHARDBRIDGE_SEED=$(SEED) $(GINKGO) -p $(if $(LABELS),--label-filter='$(LABELS)') $(call junit,scenarios) ./scenarios/...
 
 scenarios-bridge: ## the catalogue against a bridge file: make scenarios-bridge BRIDGE=harness/bridges/shardbridge.yaml
-	SHARDBRIDGE_BRIDGE=$(BRIDGE) SHARDBRIDGE_SEED=$(SEED) $(GINKGO) $(if $(LABELS),--label-filter='$(LABELS)') ./scenarios/
+	SHARDBRIDGE_BRIDGE=$(BRIDGE) SHARDBRIDGE_SEED=$(SEED) $(GINKGO) $(if $(LABELS),--label-filter='$(LABELS)') $(call junit,scenarios-bridge) ./scenarios/
 
 scenarios-external: emulators kafka ## the scenarios labelled `external`, on kinesis-mock + dynalite + Apache Kafka
-	SHARDBRIDGE_BACKEND=reference SHARDBRIDGE_REQUIRE_REFERENCE=1 $(GINKGO) --label-filter='external' ./scenarios/...
+	SHARDBRIDGE_BACKEND=reference SHARDBRIDGE_REQUIRE_REFERENCE=1 $(GINKGO) --label-filter='external' $(call junit,scenarios-external) ./scenarios/...
 
 test-containers: ## the scenario suite on LocalStack + Redpanda (needs a Docker engine)
 	SHARDBRIDGE_BACKEND=containers SHARDBRIDGE_REQUIRE_DOCKER=true $(GINKGO) -v ./scenarios/... ./harness/containers/...

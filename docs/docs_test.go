@@ -3,7 +3,8 @@
 // flag and default (and nothing else is); every metric the metrics package
 // registers is in operations.md with its type and labels (and every metric
 // named anywhere in the docs exists); every scenario guarantees.md cites
-// exists and is judged on what the page says it proves; every relative link in
+// exists and is judged on what the page says it proves; the JSON report's
+// fields are those of report.schema.json; every relative link in
 // docs/*.md and README.md resolves, anchors included.
 package docs_test
 
@@ -24,6 +25,7 @@ import (
 
 	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/checker"
+	"github.com/shardbridge/shardbridge/harness/report/reporttest"
 	"github.com/shardbridge/shardbridge/replicator/config"
 	"github.com/shardbridge/shardbridge/replicator/metrics"
 	catalog "github.com/shardbridge/shardbridge/scenarios"
@@ -492,3 +494,30 @@ func TestPagesExist(t *testing.T) {
 
 // expectedToFail reports whether a scenario is a self-test of a sabotaged bridge.
 func expectedToFail(s harness.Scenario) bool { return len(s.Verdicts.Broken) > 0 }
+
+// The JSON report's fields table in scenario-authoring.md names every
+// top-level field of report.schema.json, and nothing else.
+func TestReportFieldsTableMatchesSchema(t *testing.T) {
+	schema, err := reporttest.LoadSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSchema := map[string]bool{}
+	for name := range schema["properties"].(map[string]any) {
+		inSchema[name] = true
+	}
+	documented := map[string]bool{}
+	for _, r := range table(t, read(t, "scenario-authoring.md"), "Field", "Meaning") {
+		for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(r[0], -1) {
+			documented[m[1]] = true
+			if !inSchema[m[1]] {
+				t.Errorf("scenario-authoring.md documents report field %s, which report.schema.json does not have", m[1])
+			}
+		}
+	}
+	for name := range inSchema {
+		if !documented[name] {
+			t.Errorf("report field %s (report.schema.json) is missing from scenario-authoring.md's table", name)
+		}
+	}
+}

@@ -36,6 +36,7 @@ import (
 	"github.com/shardbridge/shardbridge/harness/bridge"
 	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/containers"
+	"github.com/shardbridge/shardbridge/harness/junit"
 	"github.com/shardbridge/shardbridge/harness/report"
 )
 
@@ -118,6 +119,18 @@ func run(ctx context.Context, sc harness.Scenario, mode checker.Mode) *harness.O
 	Expect(report.Write(&buf, out.Report)).To(Succeed())
 	fmt.Fprint(GinkgoWriter, buf.String())
 	AddReportEntry("report", buf.String(), ReportEntryVisibilityFailureOrVerbose)
+	// The same properties as a `chaos run --junit` testcase, so that
+	// Ginkgo's --junit-report carries them (the seed is added above, before
+	// the run, so that a skipped spec has it too).
+	for _, p := range junit.FromOutcome(out, "").Properties {
+		switch p.Name {
+		case "seed", "rerun":
+		case "verdict":
+			AddReportEntry(p.Name, p.Value)
+		default:
+			AddReportEntry(p.Name, p.Value, ReportEntryVisibilityFailureOrVerbose)
+		}
+	}
 	DeferCleanup(func() {
 		if CurrentSpecReport().Failed() {
 			keepHTMLReport(sc.Name, cmp.Or(mode, sc.Verdicts.Delivery, checker.AtLeastOnce), seed, out.Report)

@@ -1,7 +1,8 @@
 // Package report renders a chaos run's outcome twice: a text summary a person
 // takes in at a glance (verdict first, then the seed to re-run it, the
 // numbers, the faults and the examples of whatever went wrong) and a JSON
-// document for CI.
+// document for CI, versioned (schema_version) and described by
+// docs/report.schema.json.
 //
 //	r := report.Report{Scenario: "hot-shard-split", Seed: seed, Mode: checker.ExactlyOnce,
 //		Started: start, Duration: time.Since(start), Produced: w.Stats().Generated,
@@ -15,6 +16,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -243,8 +245,16 @@ func fmtDur(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// JSON schema (stable: CI parses it). Durations are milliseconds.
+// SchemaVersion is the JSON report's schema_version: the major version of
+// docs/report.schema.json. Adding a field keeps it; removing or renaming a
+// field, or changing a field's type or meaning, bumps it.
+const SchemaVersion = "1"
+
+// jsonReport is the JSON form, documented field by field in
+// docs/report.schema.json (a test keeps the two in step). Durations are
+// milliseconds.
 type jsonReport struct {
+	SchemaVersion string         `json:"schema_version"`
 	Scenario      string         `json:"scenario"`
 	Seed          int64          `json:"seed"`
 	Mode          string         `json:"mode"`
@@ -323,7 +333,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func WriteJSON(w io.Writer, r Report) error {
 	res := r.Result
 	j := jsonReport{
-		Scenario: r.Scenario, Seed: r.Seed, Mode: string(r.Mode), Backend: r.Backend,
+		SchemaVersion: SchemaVersion,
+		// The checker judges an unset mode as at-least-once; say so.
+		Scenario: r.Scenario, Seed: r.Seed, Mode: string(cmp.Or(r.Mode, checker.AtLeastOnce)), Backend: r.Backend,
 		Verdict: r.Verdict(), Problems: r.Problems(), DurationMs: ms(r.Duration),
 		Records: jsonRecords{
 			Produced: r.Produced, Acked: res.Acked, AckedMalformed: res.AckedMalformed, AckedOversized: res.AckedOversized,

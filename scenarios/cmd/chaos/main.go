@@ -1,8 +1,8 @@
 // Command chaos runs Shardbridge's chaos scenarios from the command line.
 //
-//	chaos demo [--seed N] [--delivery exactly-once] [--in-process] [--json FILE] [--html FILE] [-v]
+//	chaos demo [--seed N] [--delivery exactly-once] [--in-process] [--json FILE] [--junit FILE] [--html FILE] [-v]
 //	chaos list [--labels]
-//	chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [--html FILE] [-v]
+//	chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [--junit FILE] [--html FILE] [-v]
 //	chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
 //	            [--delivery at-least-once,exactly-once] [--only PATTERN,...]
 //	            [--env KEY=VALUE]... [--seed N]
@@ -44,6 +44,7 @@ import (
 	"github.com/shardbridge/shardbridge/harness/bridge"
 	"github.com/shardbridge/shardbridge/harness/checker"
 	"github.com/shardbridge/shardbridge/harness/containers"
+	"github.com/shardbridge/shardbridge/harness/junit"
 	"github.com/shardbridge/shardbridge/harness/report"
 	catalog "github.com/shardbridge/shardbridge/scenarios"
 )
@@ -55,10 +56,10 @@ func main() {
 }
 
 const usage = `usage:
-  chaos demo [--seed N] [--delivery MODE] [--in-process] [--json FILE] [--html FILE] [-v]
+  chaos demo [--seed N] [--delivery MODE] [--in-process] [--json FILE] [--junit FILE] [--html FILE] [-v]
                                                              the guided tour (make demo)
   chaos list [--labels]                                      the scenarios
-  chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [--html FILE] [-v]
+  chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [--junit FILE] [--html FILE] [-v]
                                                              run one scenario
   chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
               [--delivery at-least-once,exactly-once] [--only PATTERN,...]
@@ -139,6 +140,7 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 	seedFlag := fs.String("seed", "", "seed for every random choice (default: SHARDBRIDGE_SEED, else fresh)")
 	kind := fs.String("backend", "", "embedded, reference, external or containers (default: SHARDBRIDGE_BACKEND, else embedded)")
 	jsonFile := fs.String("json", "", "also write the report as JSON to this file")
+	junitFile := fs.String("junit", "", "also write the run as a JUnit XML file (one testcase) for CI")
 	htmlFile := fs.String("html", "", "also write the report as one self-contained HTML page with charts to this file")
 	inProcess := fs.Bool("in-process", false, "run the built-in Shardbridge in-process instead of as child processes")
 	bridgeFile := fs.String("bridge", "", "run the bridge this file describes (default: the built-in Shardbridge)")
@@ -195,11 +197,17 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 		fmt.Fprintf(stdout, "guards against: %s\n", strings.Join(sc.Guards, ", "))
 	}
 	fmt.Fprintf(stdout, "bridge %s\n", launcher.BridgeName())
-	fmt.Fprintf(stdout, "seed %d (re-run: chaos %s --seed %d)\n\n", seed, cmdLine(cmd, sc.Name), seed)
+	rerun := rerunLine(cmd, sc.Name, seed, fs)
+	fmt.Fprintf(stdout, "seed %d (re-run: %s)\n\n", seed, rerun)
 
 	start := time.Now()
 	out, err := sc.Run(ctx, opts...)
 	if err != nil {
+		if *junitFile != "" {
+			if jerr := writeJUnit(*junitFile, junit.NotRun(sc.Name, seed, rerun, err)); jerr != nil {
+				fmt.Fprintf(stderr, "chaos: --junit: %v\n", jerr)
+			}
+		}
 		if errors.Is(err, backend.ErrBackendUnavailable) || errors.Is(err, bridge.ErrUnsupported) {
 			fmt.Fprintf(stderr, "chaos: %s cannot run here: %v\n", sc.Name, err)
 		} else {
@@ -215,6 +223,12 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 	if *jsonFile != "" {
 		if err := writeReport(*jsonFile, out.Report, report.WriteJSON); err != nil {
 			fmt.Fprintf(stderr, "chaos: --json: %v\n", err)
+			return 1
+		}
+	}
+	if *junitFile != "" {
+		if err := writeJUnit(*junitFile, junit.FromOutcome(out, rerun)); err != nil {
+			fmt.Fprintf(stderr, "chaos: --junit: %v\n", err)
 			return 1
 		}
 	}
@@ -257,11 +271,27 @@ func verdictNames(s harness.Scenario) []string {
 	return names
 }
 
-func cmdLine(cmd, name string) string {
-	if cmd == "demo" {
-		return "demo"
+// rerunLine is the command that repeats this run: the seed and every flag
+// that changes what runs (the backend, the bridge, the delivery mode).
+func rerunLine(cmd, name string, seed int64, fs *flag.FlagSet) string {
+	line := "chaos demo"
+	if cmd != "demo" {
+		line = "chaos run " + name
 	}
-	return "run " + name
+	line += fmt.Sprintf(" --seed %d", seed)
+	for _, f := range []string{"backend", "bridge", "delivery", "in-process"} {
+		switch v := fs.Lookup(f).Value.String(); {
+		case v == "" || v == "false":
+		case v == "true":
+			line += " --" + f
+		case strings.ContainsAny(v, " \t'\"\\$*?;&|<>()`"):
+			// Single-quoted, so that a shell takes a path with spaces as one argument.
+			line += fmt.Sprintf(" --%s '%s'", f, strings.ReplaceAll(v, "'", `'\''`))
+		default:
+			line += fmt.Sprintf(" --%s %s", f, v)
+		}
+	}
+	return line
 }
 
 // writeReport writes r to path with write (report.WriteJSON, WriteHTML).
@@ -271,6 +301,21 @@ func writeReport(path string, r report.Report, write func(io.Writer, report.Repo
 		return err
 	}
 	if err := write(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// suiteName names the testsuite of the chaos command's JUnit files.
+const suiteName = "shardbridge chaos"
+
+func writeJUnit(path string, c junit.Case) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := junit.Write(f, suiteName, []junit.Case{c}); err != nil {
 		f.Close()
 		return err
 	}
