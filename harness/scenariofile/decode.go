@@ -52,7 +52,8 @@ func Decode(name string, data []byte, checks Checks) (*File, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, List{{File: name, Msg: "empty file: want a scenario (name: …, schedule: …)"}}
 		}
-		return nil, List{{File: name, Line: syntaxLine(err), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
+		line, msg := syntaxError(err)
+		return nil, List{{File: name, Line: line, Msg: msg}}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -72,13 +73,16 @@ func Decode(name string, data []byte, checks Checks) (*File, error) {
 	return f, nil
 }
 
-// syntaxLine digs the line out of a YAML syntax error ("yaml: line 3: …").
-func syntaxLine(err error) int {
+// syntaxError splits a YAML syntax error ("yaml: line 3: …") into its
+// line and message.
+func syntaxError(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	var line int
-	if _, e := fmt.Sscanf(strings.TrimPrefix(err.Error(), "yaml: "), "line %d:", &line); e == nil {
-		return line
+	if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
+		_, rest, _ := strings.Cut(msg, ": ")
+		return line, "YAML syntax: " + rest
 	}
-	return 0
+	return 0, "YAML syntax: " + msg
 }
 
 var scenarioFields = []string{
