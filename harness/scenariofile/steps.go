@@ -89,7 +89,7 @@ var actions = []actionWord{
 	act("merge_shards", "", "inject.MergeShards()", func(*decoder, arg) harness.Action { return inject.MergeShards() }),
 	act("update_shard_count", "N", "inject.UpdateShardCount(n)", func(d *decoder, a arg) harness.Action { return inject.UpdateShardCount(d.positive(a)) }),
 	act("scale_shards", "N", "inject.ScaleShards(n)", func(d *decoder, a arg) harness.Action { return inject.ScaleShards(d.positive(a)) }),
-	act("switch_stream_mode", "provisioned | on_demand", "inject.SwitchStreamMode(mode)", func(d *decoder, a arg) harness.Action {
+	act("switch_stream_mode", "provisioned or on_demand", "inject.SwitchStreamMode(mode)", func(d *decoder, a arg) harness.Action {
 		m := d.oneOf(a.n, a.path, "stream mode", "provisioned", "on_demand", string(ktypes.StreamModeProvisioned), string(ktypes.StreamModeOnDemand))
 		return inject.SwitchStreamMode(ktypes.StreamMode(strings.ToUpper(m)))
 	}),
@@ -102,7 +102,7 @@ var actions = []actionWord{
 		f := d.need(a, "probability", "for")
 		return inject.ThrottleLeaseTable(d.probability(f["probability"], join(a.path, "probability")), d.duration(f["for"], join(a.path, "for")))
 	}),
-	act("fault", "{name: N, service: kinesis | dynamodb, operations: [OP…], shard: ID, table: T, probability: P, count: N, action: A, latency: DURATION, for: DURATION}",
+	act("fault", "{name: N, service: kinesis or dynamodb, operations: [OP…], shard: ID, table: T, probability: P, count: N, action: A, latency: DURATION, for: DURATION}",
 		"inject.Fault(name, rule, d)", (*decoder).fault),
 	act("fault_off", "NAME", "inject.FaultOff(name)", func(d *decoder, a arg) harness.Action { return inject.FaultOff(d.str(a.n, a.path)) }),
 	act("expire_iterators", "", "inject.ExpireIterators()", func(*decoder, arg) harness.Action { return inject.ExpireIterators() }),
