@@ -16,7 +16,7 @@ func TestFieldsDocumented(t *testing.T) {
 	}
 	doc := string(b)
 	for header, fields := range map[string][]string{
-		"| YAML | Go (`harness.Scenario`) |":         scenarioFields,
+		"| YAML | Go (`harness.Scenario`) |":        scenarioFields,
 		"| `workload:` | Go (`harness/workload`) |": workloadFields,
 		"| `verdicts:` | Go (`harness.Verdicts`) |": verdictFields,
 	} {
