@@ -3,11 +3,13 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/shardbridge/shardbridge/harness"
+	"github.com/shardbridge/shardbridge/harness/bridge"
 	"github.com/shardbridge/shardbridge/harness/scenariofile"
 	"github.com/shardbridge/shardbridge/harness/workload"
 )
@@ -129,4 +131,25 @@ func judge(checks []harness.Check) []string {
 		}
 	}
 	return out
+}
+
+// Every shipped scenario file decodes with the catalogue's checks, and
+// names only bridge files that exist.
+func TestYAMLFilesDecode(t *testing.T) {
+	files, err := filepath.Glob("yaml/*.yaml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("scenario files: %v %v", files, err)
+	}
+	for _, file := range files {
+		f, err := scenariofile.Load(file, Checks())
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if f.Bridge != "" {
+			if _, err := bridge.LoadSpec(f.Bridge); err != nil {
+				t.Errorf("%s: %v", file, err)
+			}
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,22 @@ func TestRunScenarioFile(t *testing.T) {
 		if !strings.Contains(stdout.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, stdout.String())
 		}
+	}
+}
+
+// A self-test as a file: the bridge file it names (relative to it) drops
+// records, and the run passes because the loss is caught.
+func TestRunSelfTestFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a bridge binary")
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run", "--file", "../../yaml/self-test-dropping-bridge.yaml", "--seed", "3"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 (the loss caught)\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "bridge minibridge-dropping") || !regexp.MustCompile(`anomalies +lost [1-9]`).MatchString(stdout.String()) {
+		t.Errorf("the dropping bridge was not run, or not caught losing records:\n%s", stdout.String())
 	}
 }
 
