@@ -50,6 +50,10 @@ func Checks() scenariofile.Checks {
 			Doc:  "KPL sub-records outside their shard's hash range were met and none was filtered (kpl-after-reshard)",
 			Make: none(harness.Check{Name: "scenario checks", Func: verifyKPLAfterReshard}),
 		},
+		"leases_steady_while_throttled": {
+			Doc:  "no lease changed hands and records kept flowing while the lease table was throttled, and an instance counted the throttling (lease-table-throttled)",
+			Make: none(harness.Check{Name: "scenario checks", Func: leasesSteadyWhileThrottled}),
+		},
 		"cut_off_worker_stopped": {
 			Doc:  "a worker cut off from the lease table stopped writing each shard before it was taken over (lease-table-cut-off)",
 			Make: none(harness.Check{Name: "scenario checks", Func: cutOffWorkerStopped}),

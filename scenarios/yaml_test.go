@@ -20,9 +20,10 @@ import (
 // same outcomes.
 func TestYAMLTwins(t *testing.T) {
 	twins := map[string]harness.Scenario{
-		"yaml/hot-shard-split.yaml":     HotShardSplit(),
-		"yaml/kafka-broker-faults.yaml": KafkaBrokerFaults(),
-		"yaml/replay-trim-horizon.yaml": ReplayTrimHorizon(),
+		"yaml/hot-shard-split.yaml":       HotShardSplit(),
+		"yaml/kafka-broker-faults.yaml":   KafkaBrokerFaults(),
+		"yaml/replay-trim-horizon.yaml":   ReplayTrimHorizon(),
+		"yaml/lease-table-throttled.yaml": LeaseTableThrottled(),
 	}
 	for file, want := range twins {
 		t.Run(file, func(t *testing.T) {
