@@ -110,7 +110,11 @@ func TestRerunLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `chaos run baseline --seed 7 --bridge 'my bridges/it'\''s.yaml' --delivery exactly-once --in-process`
-	if got := rerunLine("run", "baseline", 7, fs); got != want {
+	if got := rerunLine("run", "baseline", "", 7, fs); got != want {
+		t.Errorf("rerunLine = %s\nwant        %s", got, want)
+	}
+	want = `chaos run --file 'my scenarios/a.yaml' --seed 7 --bridge 'my bridges/it'\''s.yaml' --delivery exactly-once --in-process`
+	if got := rerunLine("run", "", "my scenarios/a.yaml", 7, fs); got != want {
 		t.Errorf("rerunLine = %s\nwant        %s", got, want)
 	}
 }

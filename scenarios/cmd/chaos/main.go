@@ -3,6 +3,7 @@
 //	chaos demo [--seed N] [--delivery exactly-once] [--in-process] [--json FILE] [--junit FILE] [--html FILE] [-v]
 //	chaos list [--labels]
 //	chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [--junit FILE] [--html FILE] [-v]
+//	chaos run --file SCENARIO.yaml [same flags]
 //	chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
 //	            [--delivery at-least-once,exactly-once] [--only PATTERN,...]
 //	            [--env KEY=VALUE]... [--seed N]
@@ -12,7 +13,9 @@
 // instance, expires iterators and throttles reads while printing progress
 // and each fault as it fires, then prints the checker's report. run does the
 // same for any scenario of the catalogue (package scenarios), the very
-// definitions and verdicts the Ginkgo specs assert on; --bridge runs it
+// definitions and verdicts the Ginkgo specs assert on; --file runs a
+// scenario written as YAML instead (package harness/scenariofile), with
+// the bridge file it names unless --bridge names another; --bridge runs it
 // against any bridge described by a bridge file (docs/bridges.md). bench
 // (what `make bench` runs) measures the replicator binary's catch-up rate,
 // CPU, memory and tailing latency on the embedded emulators, one JSON line
@@ -20,7 +23,8 @@
 //
 // Exit status: 0 when the run met what its scenario declares (for a
 // self-test: the sabotaged bridge was caught), 1 when it did not or could
-// not take place (bench: a case failed), 2 on a usage error.
+// not take place (bench: a case failed), 2 on a usage error (a scenario
+// file with a mistake included).
 package main
 
 import (
@@ -46,6 +50,7 @@ import (
 	"github.com/shardbridge/shardbridge/harness/containers"
 	"github.com/shardbridge/shardbridge/harness/junit"
 	"github.com/shardbridge/shardbridge/harness/report"
+	"github.com/shardbridge/shardbridge/harness/scenariofile"
 	catalog "github.com/shardbridge/shardbridge/scenarios"
 )
 
@@ -61,6 +66,7 @@ const usage = `usage:
   chaos list [--labels]                                      the scenarios
   chaos run NAME [--seed N] [--backend B] [--bridge FILE] [--json FILE] [--junit FILE] [--html FILE] [-v]
                                                              run one scenario
+  chaos run --file SCENARIO.yaml [same flags]                run a scenario written as YAML
   chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
               [--delivery at-least-once,exactly-once] [--only PATTERN,...]
               [--env KEY=VALUE]... [--seed N]                benchmarks, one JSON line per case (make bench)
@@ -72,20 +78,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "demo":
-		return runScenario(ctx, "demo", catalog.Demo(), args[1:], stdout, stderr)
+		return runScenario(ctx, "demo", "demo", args[1:], stdout, stderr)
 	case "list":
 		return list(args[1:], stdout, stderr)
 	case "run":
-		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
-			fmt.Fprintf(stderr, "chaos run: which scenario? (chaos list shows them)\n%s", usage)
-			return 2
+		// chaos run NAME [flags], or chaos run --file FILE [flags].
+		name, rest := "", args[1:]
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			name, rest = rest[0], rest[1:]
 		}
-		sc, ok := catalog.Get(args[1])
-		if !ok {
-			fmt.Fprintf(stderr, "chaos run: no scenario %q; known: %s\n", args[1], strings.Join(catalog.Names(), ", "))
-			return 2
-		}
-		return runScenario(ctx, "run", sc, args[2:], stdout, stderr)
+		return runScenario(ctx, "run", name, rest, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
@@ -134,8 +136,9 @@ func orDash(s string) string {
 	return s
 }
 
-func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []string, stdout, stderr io.Writer) int {
+func runScenario(ctx context.Context, cmd, name string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	file := fs.String("file", "", "run the scenario this YAML file describes (docs/scenario-authoring.md) instead of a catalogue one")
 	fs.SetOutput(stderr)
 	seedFlag := fs.String("seed", "", "seed for every random choice (default: SHARDBRIDGE_SEED, else fresh)")
 	kind := fs.String("backend", "", "embedded, reference, external or containers (default: SHARDBRIDGE_BACKEND, else embedded)")
@@ -158,6 +161,13 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "chaos %s: unexpected arguments %v\n", cmd, fs.Args())
 		return 2
+	}
+	sc, fileBridge, code := pickScenario(cmd, name, *file, stderr)
+	if code != 0 {
+		return code
+	}
+	if *bridgeFile == "" {
+		*bridgeFile = fileBridge
 	}
 	var opts []harness.RunOption
 	seed, err := backend.SeedFromEnv(os.Getenv)
@@ -197,7 +207,7 @@ func runScenario(ctx context.Context, cmd string, sc harness.Scenario, args []st
 		fmt.Fprintf(stdout, "guards against: %s\n", strings.Join(sc.Guards, ", "))
 	}
 	fmt.Fprintf(stdout, "bridge %s\n", launcher.BridgeName())
-	rerun := rerunLine(cmd, sc.Name, seed, fs)
+	rerun := rerunLine(cmd, sc.Name, *file, seed, fs)
 	fmt.Fprintf(stdout, "seed %d (re-run: %s)\n\n", seed, rerun)
 
 	start := time.Now()
@@ -271,11 +281,16 @@ func verdictNames(s harness.Scenario) []string {
 	return names
 }
 
-// rerunLine is the command that repeats this run: the seed and every flag
-// that changes what runs (the backend, the bridge, the delivery mode).
-func rerunLine(cmd, name string, seed int64, fs *flag.FlagSet) string {
+// rerunLine is the command that repeats this run: the scenario (by name or
+// file), the seed and every flag that changes what runs (the backend, the
+// bridge, the delivery mode).
+func rerunLine(cmd, name, file string, seed int64, fs *flag.FlagSet) string {
 	line := "chaos demo"
-	if cmd != "demo" {
+	switch {
+	case cmd == "demo":
+	case file != "":
+		line = "chaos run --file " + shellWord(file)
+	default:
 		line = "chaos run " + name
 	}
 	line += fmt.Sprintf(" --seed %d", seed)
@@ -284,14 +299,52 @@ func rerunLine(cmd, name string, seed int64, fs *flag.FlagSet) string {
 		case v == "" || v == "false":
 		case v == "true":
 			line += " --" + f
-		case strings.ContainsAny(v, " \t'\"\\$*?;&|<>()`"):
-			// Single-quoted, so that a shell takes a path with spaces as one argument.
-			line += fmt.Sprintf(" --%s '%s'", f, strings.ReplaceAll(v, "'", `'\''`))
 		default:
-			line += fmt.Sprintf(" --%s %s", f, v)
+			line += fmt.Sprintf(" --%s %s", f, shellWord(v))
 		}
 	}
 	return line
+}
+
+// pickScenario finds what to run: the demo, a catalogue scenario by name,
+// or a scenario file (with the bridge file it names, if any). A non-zero
+// code is the exit status of a usage error, already reported.
+func pickScenario(cmd, name, file string, stderr io.Writer) (harness.Scenario, string, int) {
+	switch {
+	case cmd == "demo" && file != "":
+		fmt.Fprintf(stderr, "chaos demo: --file is for chaos run\n")
+		return harness.Scenario{}, "", 2
+	case cmd == "demo":
+		return catalog.Demo(), "", 0
+	case name != "" && file != "":
+		fmt.Fprintf(stderr, "chaos run: give a scenario NAME or --file FILE, not both\n")
+		return harness.Scenario{}, "", 2
+	case file != "":
+		f, err := scenariofile.Load(file, catalog.Checks())
+		if err != nil {
+			fmt.Fprintf(stderr, "chaos run: %v\n", err)
+			return harness.Scenario{}, "", 2
+		}
+		return f.Scenario, f.Bridge, 0
+	case name == "":
+		fmt.Fprintf(stderr, "chaos run: which scenario? (chaos list shows them, or give --file FILE)\n%s", usage)
+		return harness.Scenario{}, "", 2
+	}
+	sc, ok := catalog.Get(name)
+	if !ok {
+		fmt.Fprintf(stderr, "chaos run: no scenario %q; known: %s\n", name, strings.Join(catalog.Names(), ", "))
+		return harness.Scenario{}, "", 2
+	}
+	return sc, "", 0
+}
+
+// shellWord quotes v for a shell when it would be split or expanded:
+// single-quoted, so a path with spaces stays one argument.
+func shellWord(v string) string {
+	if strings.ContainsAny(v, " \t'\"\\$*?;&|<>()`") {
+		return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+	}
+	return v
 }
 
 // writeReport writes r to path with write (report.WriteJSON, WriteHTML).
