@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +23,18 @@ type Format struct {
 // is one more Format appended here (or in Config.Formats).
 var DefaultFormats = []Format{
 	{Ext: "txt", Write: writeText},
-	{Ext: "json", Write: func(w io.Writer, _ RunResult, rep report.Report) error { return report.WriteJSON(w, rep) }},
+	{Ext: "json", Write: writeJSON},
+}
+
+// writeJSON writes the run's JSON report, or the run itself when it could
+// not take place (there is no report then).
+func writeJSON(w io.Writer, r RunResult, rep report.Report) error {
+	if rep.Scenario == "" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return report.WriteJSON(w, rep)
 }
 
 func writeText(w io.Writer, r RunResult, rep report.Report) error {

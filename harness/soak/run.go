@@ -113,6 +113,7 @@ func runOne(ctx context.Context, cfg Config, pl Plan, prof Profile, line *progre
 	}()
 	if err := Validate(pl, prof); err != nil {
 		res.Err = err.Error()
+		res.Problems = []string{res.Err}
 		return res
 	}
 	sc := pl.Scenario()
