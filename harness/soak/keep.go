@@ -4,18 +4,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/shardbridge/shardbridge/harness"
 	"github.com/shardbridge/shardbridge/harness/report"
 )
 
 // Format writes one kind of report of a failed run into the keep directory
-// (as run-<K>.<Ext>).
+// (as run-<K>.<Ext>). out is nil when the run could not take place.
 type Format struct {
 	Ext   string
-	Write func(w io.Writer, r RunResult, rep report.Report) error
+	Write func(w io.Writer, r RunResult, out *harness.Outcome) error
 }
 
 // DefaultFormats are the reports a failed run keeps: the text report headed
@@ -26,42 +29,71 @@ var DefaultFormats = []Format{
 	{Ext: "json", Write: writeJSON},
 }
 
+// writeText writes the plan, the problems, the checker's report and what a
+// race needs to be understood: the lease history and each instance's counts.
+func writeText(w io.Writer, r RunResult, out *harness.Outcome) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "repeat: %s\n%s", r.Repeat, r.Description)
+	if r.Err != "" {
+		fmt.Fprintf(&b, "the run could not take place: %s\n", r.Err)
+	}
+	if len(r.Problems) > 0 {
+		fmt.Fprintf(&b, "problems:\n  - %s\n", strings.Join(r.Problems, "\n  - "))
+	}
+	if out == nil {
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	b.WriteString("\n")
+	if err := report.Write(&b, out.Report); err != nil {
+		return err
+	}
+	fmt.Fprintf(&b, "\nlease history (%d changes):\n", len(out.LeaseChanges))
+	for _, c := range out.LeaseChanges {
+		what := fmt.Sprintf("%s → %s", orNone(c.From), orNone(c.To))
+		if c.Lapse {
+			what = c.To + " re-took it after a lapse"
+		}
+		fmt.Fprintf(&b, "  +%.3fs  %s  %s (checkpoint %s)\n", c.Time.Sub(out.Report.Started).Seconds(), c.Shard, what, orNone(c.Checkpoint))
+	}
+	b.WriteString("instances:\n")
+	for _, n := range slices.Sorted(maps.Keys(out.Stats)) {
+		s := out.Stats[n]
+		fmt.Fprintf(&b, "  %s  in %d  out %d  produce errors %d  shards ended %d  leases %v  checkpoints %v\n",
+			n, s.RecordsIn, s.RecordsOut, s.ProduceErrors, s.ShardsEnded, s.LeaseEvents, s.Checkpoints)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
 // writeJSON writes the run's JSON report, or the run itself when it could
 // not take place (there is no report then).
-func writeJSON(w io.Writer, r RunResult, rep report.Report) error {
-	if rep.Scenario == "" {
+func writeJSON(w io.Writer, r RunResult, out *harness.Outcome) error {
+	if out == nil {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	return report.WriteJSON(w, rep)
-}
-
-func writeText(w io.Writer, r RunResult, rep report.Report) error {
-	fmt.Fprintf(w, "repeat: %s\n%s", r.Repeat, r.Description)
-	if r.Err != "" {
-		fmt.Fprintf(w, "the run could not take place: %s\n", r.Err)
-	}
-	if len(r.Problems) > 0 {
-		fmt.Fprintf(w, "problems:\n  - %s\n", strings.Join(r.Problems, "\n  - "))
-	}
-	fmt.Fprintln(w)
-	if rep.Scenario == "" {
-		return nil // no outcome to report
-	}
-	return report.Write(w, rep)
+	return report.WriteJSON(w, out.Report)
 }
 
 // keep writes every format of a failed run's report into dir and returns
 // the files written.
-func keep(dir string, formats []Format, r RunResult, rep report.Report) ([]string, error) {
+func keep(dir string, formats []Format, r RunResult, out *harness.Outcome) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("keep reports: %w", err)
 	}
 	var files []string
 	for _, f := range formats {
 		path := filepath.Join(dir, fmt.Sprintf("run-%d.%s", r.Run, f.Ext))
-		if err := writeFile(path, func(w io.Writer) error { return f.Write(w, r, rep) }); err != nil {
+		if err := writeFile(path, func(w io.Writer) error { return f.Write(w, r, out) }); err != nil {
 			return files, fmt.Errorf("keep report %s: %w", path, err)
 		}
 		files = append(files, path)

@@ -13,7 +13,6 @@ import (
 	"github.com/shardbridge/shardbridge/harness/backend"
 	"github.com/shardbridge/shardbridge/harness/bridge"
 	"github.com/shardbridge/shardbridge/harness/checker"
-	"github.com/shardbridge/shardbridge/harness/report"
 )
 
 // Config is one soak.
@@ -100,12 +99,12 @@ func runOne(ctx context.Context, cfg Config, pl Plan, prof Profile, line *progre
 	if cfg.Repeat != nil {
 		res.Repeat = cfg.Repeat(pl.Run)
 	}
-	var rep report.Report
+	var out *harness.Outcome
 	defer func() {
 		if res.Passed || cfg.KeepDir == "" {
 			return
 		}
-		files, err := keep(cfg.KeepDir, cfg.Formats, res, rep)
+		files, err := keep(cfg.KeepDir, cfg.Formats, res, out)
 		if err != nil {
 			cfg.Logger.Error("soak: keep the failed run's report", "run", pl.Run, "err", err)
 		}
@@ -136,14 +135,14 @@ func runOne(ctx context.Context, cfg Config, pl Plan, prof Profile, line *progre
 		},
 		OnProgress: func(p harness.Progress) { line.produced(p.Produced) },
 	}
-	out, err := sc.Run(ctx, harness.RunSeed(pl.RunSeed), harness.RunBridge(cfg.Bridge), harness.RunBackend(cfg.Backend...),
+	o, err := sc.Run(ctx, harness.RunSeed(pl.RunSeed), harness.RunBridge(cfg.Bridge), harness.RunBackend(cfg.Backend...),
 		harness.RunDelivery(cfg.Delivery), harness.RunObserver(obs), harness.RunLogger(cfg.Logger))
 	if err != nil {
 		res.Err = fmt.Sprintf("run %d: %v", pl.Run, err)
 		res.Problems = []string{res.Err}
 		return res
 	}
-	rep = out.Report
+	out = o
 	r := out.Result
 	res.Problems = out.Unmet()
 	res.Passed = len(res.Problems) == 0

@@ -70,7 +70,7 @@ func TestSoakCatchesSabotagedBridges(t *testing.T) {
 				if err != nil {
 					t.Fatalf("the failed run's %s report was not kept: %v (kept %v)", ext, err, r.Kept)
 				}
-				if ext == "txt" && (!strings.Contains(string(b), "repeat: chaos soak") || !strings.Contains(string(b), "verdict     FAIL")) {
+				if ext == "txt" && (!strings.Contains(string(b), "repeat: chaos soak") || !strings.Contains(string(b), "verdict     FAIL") || !strings.Contains(string(b), "lease history")) {
 					t.Errorf("text report lacks the repeat command or the verdict:\n%s", b)
 				}
 			}
