@@ -203,13 +203,12 @@ func (p *progressLine) draw() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pct := 0
-	if p.records > 0 {
-		pct = int(100 * p.sent / p.records)
+	phase := p.ph
+	if phase == "running" && p.records > 0 {
+		phase += fmt.Sprintf(", %d%% of the records in", 100*p.sent/p.records)
 	}
 	// \r and erase-line: the line is redrawn in place on a terminal.
-	fmt.Fprintf(p.w, "\r\x1b[Ksoak run %d/%d (run %d) · passed %d failed %d · %s, %d%% of the records in",
-		p.i, p.total, p.run, p.passed, p.failed, p.ph, pct)
+	fmt.Fprintf(p.w, "\r\x1b[Ksoak run %d/%d (run %d) · passed %d failed %d · %s", p.i, p.total, p.run, p.passed, p.failed, phase)
 }
 
 func (p *progressLine) finish() {
