@@ -11,7 +11,7 @@ BRIDGE ?= harness/bridges/shardbridge.yaml
 JUNIT_DIR ?= .artifacts/junit
 junit = --junit-report=$(JUNIT_DIR)/$(1).xml
 
-.PHONY: chromium demo test vet scenarios scenarios-bridge scenarios-external test-containers emulators kafka emulator replicator bench gobench fuzz up up-emulator down lint-compose
+.PHONY: chromium demo test vet soak scenarios scenarios-bridge scenarios-external test-containers emulators kafka emulator replicator bench gobench fuzz up up-emulator down lint-compose
 
 demo: ## the embedded chaos demo (README's first command)
 	$(GO) run ./scenarios/cmd/chaos demo $(if $(SEED),--seed $(SEED))
@@ -21,6 +21,16 @@ test: vet ## every test: unit, integration, conformance, scenarios (README's sec
 	@# The chaos suite waits more than it computes: three specs at a time
 	@# take it from about 4.5 to 1.5 minutes on 2 cores.
 	$(GINKGO) -p --procs=3 --timeout=20m $(call junit,test-scenarios) ./scenarios/
+
+# A soak: SOAK_RUNS generated chaos runs (random workload, instances,
+# shards and fault schedule each), SEED=N repeats one; SOAK_FLAGS adds
+# flags (--duration 10s, --backend reference, --bridge FILE, --run K).
+SOAK_RUNS ?= 10
+SOAK_FLAGS ?=
+
+soak: ## N generated chaos runs and a summary table; failed runs keep their reports in reports/soak-<seed>/ (docs/scenario-authoring.md); JUnit XML in $(JUNIT_DIR)/soak.xml
+	@mkdir -p $(JUNIT_DIR)
+	$(GO) run ./scenarios/cmd/chaos soak --runs $(SOAK_RUNS) $(if $(SEED),--seed $(SEED)) --junit $(JUNIT_DIR)/soak.xml $(SOAK_FLAGS)
 
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

@@ -7,6 +7,8 @@
 //	chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
 //	            [--delivery at-least-once,exactly-once] [--only PATTERN,...]
 //	            [--env KEY=VALUE]... [--seed N]
+//	chaos soak [--runs N] [--seed S] [--run K] [--duration D] [--backend B]
+//	           [--bridge FILE] [--delivery MODE] [--keep DIR] [--json FILE] [--junit FILE] [--dry-run] [-v]
 //
 // demo (what `make demo` runs) starts the embedded environment, two
 // replicator instances and a hot-key workload, splits the hot shard, kills an
@@ -19,7 +21,10 @@
 // against any bridge described by a bridge file (docs/bridges.md). bench
 // (what `make bench` runs) measures the replicator binary's catch-up rate,
 // CPU, memory and tailing latency on the embedded emulators, one JSON line
-// per case (package harness/bench).
+// per case (package harness/bench). soak (what `make soak` runs) runs N
+// generated scenarios — random workloads, instances, shards and fault
+// schedules, run K derived from the seed and K (package harness/soak) — and
+// prints a summary table; failed runs keep their reports.
 //
 // Exit status: 0 when the run met what its scenario declares (for a
 // self-test: the sabotaged bridge was caught), 1 when it did not or could
@@ -70,6 +75,9 @@ const usage = `usage:
   chaos bench [--limits off,on] [--shards 4,16,64] [--sizes 200,20000,1000000]
               [--delivery at-least-once,exactly-once] [--only PATTERN,...]
               [--env KEY=VALUE]... [--seed N]                benchmarks, one JSON line per case (make bench)
+  chaos soak [--runs N] [--seed S] [--run K] [--duration D] [--backend B] [--bridge FILE]
+             [--delivery MODE] [--keep DIR] [--json FILE] [--junit FILE] [--dry-run] [-v]
+                                                             N generated chaos runs, a summary table (make soak)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -90,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runScenario(ctx, "run", name, rest, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "soak":
+		return soakCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -45,7 +45,8 @@ func TestRunBaselineThroughBridgeFiles(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{"run"}, {"run", "no-such"}, {"nonsense"}, {"run", "baseline", "--bridge", "/no/such/file.yaml"},
-		{"bench", "--sizes", "2000000"}, {"bench", "--limits", "sometimes"}, {"bench", "--only", "no/such/*"}, {"bench", "--env", "NOEQUALS"}} {
+		{"bench", "--sizes", "2000000"}, {"bench", "--limits", "sometimes"}, {"bench", "--only", "no/such/*"}, {"bench", "--env", "NOEQUALS"},
+		{"soak", "--runs", "0"}, {"soak", "--delivery", "twice"}, {"soak", "--duration", "-1s"}, {"soak", "extra"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), args, &stdout, &stderr); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %s)", args, code, stderr.String())
