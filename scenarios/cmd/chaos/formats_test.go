@@ -24,7 +24,7 @@ func TestRunWritesJSONAndJUnit(t *testing.T) {
 	dir := t.TempDir()
 	jsonFile, junitFile := filepath.Join(dir, "report.json"), filepath.Join(dir, "junit.xml")
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"run", "baseline", "--seed", "11", "--json", jsonFile, "--junit", junitFile}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"run", "baseline", "--seed", "11", "--backend", "embedded", "--json", jsonFile, "--junit", junitFile}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	schema, err := reporttest.Compile()
@@ -70,7 +70,7 @@ func TestRunWritesJSONAndJUnit(t *testing.T) {
 	for _, p := range c.Properties {
 		props[p.Name] = p.Value
 	}
-	if c.Name != "baseline" || c.Failure != nil || props["seed"] != "11" || props["rerun"] != "chaos run baseline --seed 11" ||
+	if c.Name != "baseline" || c.Failure != nil || props["seed"] != "11" || props["rerun"] != "chaos run baseline --seed 11 --backend embedded" ||
 		props["verdict"] != "PASS" || props["delivery"] != "at-least-once" || !strings.HasPrefix(props["backend"], "embedded") ||
 		!strings.HasPrefix(props["bridge"], "shardbridge") || !strings.Contains(c.SystemOut, "Shardbridge report: baseline") {
 		t.Errorf("testcase %+v", c)
